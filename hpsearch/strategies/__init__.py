@@ -23,6 +23,15 @@ STRATEGIES.register_lazy(
 STRATEGIES.register_lazy(
     "random", "hpsearch.strategies.random_search:RandomSearch", "independent random draws"
 )
+STRATEGIES.register_lazy(
+    "bayesian", "hpsearch.strategies.bayesian:BayesianSearch", "Optuna TPE/GP/CMA-ES via ask/tell"
+)
+STRATEGIES.register_lazy(
+    "genetic", "hpsearch.strategies.genetic:GeneticSearch", "DeepEvolve-style GA (DEAP operators)"
+)
+STRATEGIES.register_lazy(
+    "refine", "hpsearch.strategies.refine:RefineSearch", "local search around earlier top-k"
+)
 
 #: Constructor arguments the runner supplies; everything else is a user option.
 _RUNNER_ARGS = {"space", "objective", "seed", "first_trial_id"}

@@ -143,14 +143,19 @@ def _search(prepared: Any, run_dir: Any, *, quiet: bool) -> int:
     console.print(
         f"[bold]{prepared.config.name}[/]: {data.n_lines} lines × {data.n_markers} markers, "
         f"trait {data.trait!r} ({data.task}), {len(prepared.plans)} outer fold(s), "
-        f"optimising {prepared.objective.metric} on {len(prepared.plans[0].inner)} inner splits"
+        f"optimising {prepared.objective.metric} on {len(prepared.plans[0].inner)} inner splits",
+        soft_wrap=True,
     )
     reporter = ProgressReporter(prepared.objective.metric, console=console, quiet=quiet)
     observers: list[Any] = [reporter]
     run_dir = run_dir or start_run_dir(prepared)
     tracker = None
     if prepared.config.tracking.mlflow:
+        import logging
+
         from hpsearch.tracking.mlflow_tracker import MlflowTracker
+
+        logging.getLogger("mlflow").setLevel(logging.WARNING)  # not its table-creation notes
 
         tracker = MlflowTracker.from_run_dir(
             run_dir.path,

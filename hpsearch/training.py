@@ -23,10 +23,12 @@ processes grow with the number of fits.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
@@ -55,11 +57,36 @@ _quiet = False
 # --------------------------------------------------------------------------- process setup
 
 
+@contextlib.contextmanager
+def _c_stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for a moment.
+
+    TensorFlow's import prints oneDNN and absl notices from C++ before any Python logging
+    setting can reach them (``TF_CPP_MIN_LOG_LEVEL`` does not silence them); Python
+    exceptions still propagate normally.
+    """
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable stderr: nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _keras() -> Any:
     """Import Keras on the TensorFlow backend, once, with TF's console chatter turned off."""
     global _quiet
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if "keras" not in sys.modules:
+        with _c_stderr_silenced():
+            import keras  # the first import, silently
     import keras
 
     if not _quiet:

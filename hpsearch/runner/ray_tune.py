@@ -134,6 +134,9 @@ def configure_gpu_memory(fraction: float) -> str:
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or fraction <= 0:
         raise ValueError(f"fraction must be a positive number, got {fraction!r}")
     try:
+        from hpsearch.training import _keras
+
+        _keras()  # TensorFlow's first import, with its C++ start-up notices silenced
         import tensorflow as tf
     except ImportError:
         _gpu_setup = "no TensorFlow"

@@ -151,11 +151,9 @@ def _search(prepared: Any, run_dir: Any, *, quiet: bool) -> int:
     run_dir = run_dir or start_run_dir(prepared)
     tracker = None
     if prepared.config.tracking.mlflow:
-        import logging
-
         from hpsearch.tracking.mlflow_tracker import MlflowTracker
 
-        logging.getLogger("mlflow").setLevel(logging.WARNING)  # not its table-creation notes
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # not its table-creation notes
 
         tracker = MlflowTracker.from_run_dir(
             run_dir.path,

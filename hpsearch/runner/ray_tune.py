@@ -587,7 +587,7 @@ class RayExecutor:
         self._evaluate: EvaluateFn = evaluate or _default_evaluate
         self._storage = Path(storage_path).resolve() if storage_path is not None else None
         self._temp_storage: Path | None = None
-        self._owns_ray = False
+        self._initialised_here = False
         self._started = False
         self._runs = 0
         self._cached: tuple[Any, Any, _WorkerOptions] | None = None  # (context, trainable, opts)
@@ -614,6 +614,7 @@ class RayExecutor:
         if address:
             try:
                 ray.init(address=address, **quiet)
+                self._initialised_here = True
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise ConfigError.at(
                     None,
@@ -624,12 +625,13 @@ class RayExecutor:
                 ) from None
         else:
             ray.init(
+                address="local",  # never a cluster some earlier `ray start` left behind
                 num_cpus=os.cpu_count() or 1,
                 include_dashboard=False,
                 _node_ip_address="127.0.0.1",
                 **quiet,
             )
-            self._owns_ray = True
+            self._initialised_here = True
             node_ip = ray.util.get_node_ip_address()
             if node_ip != "127.0.0.1":
                 log.warning(
@@ -641,12 +643,14 @@ class RayExecutor:
         return self
 
     def close(self) -> None:
-        """Shut down a Ray this executor started (a joined cluster keeps running)."""
-        if self._owns_ray:
+        """Disconnect from Ray if this executor connected: a local Ray it started stops, a
+        joined cluster keeps running (a driver left connected would be terminated by Ray when
+        the user later stops that cluster)."""
+        if self._initialised_here:
             import ray
 
             ray.shutdown()
-            self._owns_ray = False
+            self._initialised_here = False
         self._started = False
         self._cached = self._data = None
         if self._temp_storage is not None:

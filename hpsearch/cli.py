@@ -78,7 +78,28 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--folds", type=int, default=5)
     sim.add_argument("--coding", choices=["01", "012"], default="01")
     sim.add_argument("--seed", type=int, default=0)
+    _add_extension_parsers(sub)
     return parser
+
+
+#: Commands that live beside the feature they drive: (module, add-parser function, handler).
+EXTENSIONS: dict[str, tuple[str, str, str]] = {
+    "baseline": ("hpsearch.baselines.run", "add_parser", "cmd_baseline"),
+}
+
+
+def _add_extension_parsers(sub: Any) -> None:
+    import importlib
+
+    for module_name, add_name, _ in EXTENSIONS.values():
+        getattr(importlib.import_module(module_name), add_name)(sub)
+
+
+def _extension_handler(command: str) -> Any:
+    import importlib
+
+    module_name, _, handler_name = EXTENSIONS[command]
+    return getattr(importlib.import_module(module_name), handler_name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -88,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = {
         "run": cmd_run, "resume": cmd_resume, "validate": cmd_validate, "show": cmd_show,
         "list": cmd_list, "simulate": cmd_simulate, "sync": cmd_sync, "ui": cmd_ui,
-    }[args.command]  # fmt: skip
+    }.get(args.command) or _extension_handler(args.command)  # fmt: skip
     try:
         return handler(args)
     except HpsearchError as exc:

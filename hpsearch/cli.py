@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-concurrent", type=int, help="trials at once (ray executor)")
     run.add_argument("--quiet", action="store_true", help="no per-trial lines")
     run.add_argument("--no-mlflow", action="store_true", help="keep only the run directory")
+    run.add_argument(
+        "--params", type=Path, help="evaluate exactly these configurations (an exported file)"
+    )
 
     resume = sub.add_parser("resume", help="continue a stopped search where it stopped")
     resume.add_argument("run_dir", type=Path)
@@ -85,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
 #: Commands that live beside the feature they drive: (module, add-parser function, handler).
 EXTENSIONS: dict[str, tuple[str, str, str]] = {
     "baseline": ("hpsearch.baselines.run", "add_parser", "cmd_baseline"),
+    "replicate": ("hpsearch.decisions.replicate", "add_replicate_parser", "cmd_replicate"),
+    "export": ("hpsearch.decisions.export", "add_export_parser", "cmd_export"),
+    "inspect": ("hpsearch.inspection.report", "add_inspect_parser", "cmd_inspect"),
+    "report": ("hpsearch.reporting.search_report", "add_report_parser", "cmd_report"),
 }
 
 
@@ -139,8 +146,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         "mlflow": False if args.no_mlflow else None,
     }  # fmt: skip
     config = load_config(args.config, overrides)
+    if args.params is not None:
+        _given_configurations(config, args)
     prepared = prepare(config)
     return _search(prepared, None, quiet=args.quiet)
+
+
+def _given_configurations(config: Any, args: argparse.Namespace) -> None:
+    """Replace the stages by one stage that evaluates exactly the file's configurations."""
+    from hpsearch.config import StageConfig
+    from hpsearch.decisions.export import params_stage_from_file
+    from hpsearch.errors import ConfigError
+    from hpsearch.space import load_space
+
+    if args.strategy is not None or args.trials is not None:
+        raise ConfigError.at("command line", "--params", "come without --strategy or --trials",
+                             "both")  # fmt: skip
+    configurations = params_stage_from_file(args.params, load_space(config.space))
+    config.stages = [StageConfig("given", len(configurations), {"configurations": configurations})]
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -185,6 +208,11 @@ def _search(prepared: Any, run_dir: Any, *, quiet: bool) -> int:
         observers.append(tracker)
     outcome = run_experiment(prepared, run_dir=run_dir, observers=observers)
     print_summary(outcome.summary, outcome.run_dir.path)
+    from hpsearch.reporting.search_report import report_after_search
+
+    report = report_after_search(outcome.run_dir.path, mlflow=prepared.config.tracking.mlflow)
+    if report is not None:
+        print(f"search report: {report}")
     if tracker is not None:
         if tracker.degraded:
             print(
@@ -248,9 +276,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from hpsearch.errors import ConfigError
     from hpsearch.runner.progress import format_params
     from hpsearch.runner.rundir import RunDir
 
+    if args.top < 1:
+        raise ConfigError.at("command line", "--top", "be an integer >= 1", args.top)
     run_dir = RunDir.open(args.run_dir)
     folds = run_dir.folds()
     print(f"{run_dir.path}")

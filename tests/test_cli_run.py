@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from hpsearch.cli import main
 
@@ -88,6 +89,22 @@ def test_run_show_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 
     assert main(["resume", str(run_dir), "--quiet"]) == 0  # finished: nothing new is run
     assert len((run_dir / "fold2" / "trials.jsonl").read_text().splitlines()) == 4
+
+    # Export the near-optimal configurations, then evaluate exactly those with --params.
+    exported = tmp_path / "best.yaml"
+    assert main(["export", str(run_dir), "--top", "2", "-o", str(exported)]) == 0
+    assert main(["run", str(config), "--params", str(exported), "--no-mlflow", "--quiet",
+                 "--executor", "inprocess", "--output", str(tmp_path / "again")]) == 0  # fmt: skip
+    (again,) = (tmp_path / "again").iterdir()
+    rerun = [
+        json.loads(line) for line in (again / "fold2" / "trials.jsonl").read_text().splitlines()
+    ]
+    exported_params = [c["params"] for c in yaml.safe_load(exported.read_text())["configurations"]]
+    assert [r["params"] for r in rerun] == exported_params  # exactly those, in the file's order
+    assert len(rerun) == 2
+    searched = {json.dumps(r["params"], sort_keys=True) for r in records}
+    assert all(json.dumps(p, sort_keys=True) in searched for p in exported_params)
+    assert {r["strategy"] for r in rerun} == {"given"}
 
 
 def test_list_commands(capsys: pytest.CaptureFixture[str]) -> None:

@@ -32,6 +32,11 @@ STRATEGIES.register_lazy(
 STRATEGIES.register_lazy(
     "refine", "hpsearch.strategies.refine:RefineSearch", "local search around earlier top-k"
 )
+STRATEGIES.register_lazy(
+    "given",
+    "hpsearch.decisions.given:GivenConfigurations",
+    "exactly the listed configurations (hpsearch run --params)",
+)
 
 #: Constructor arguments the runner supplies; everything else is a user option.
 _RUNNER_ARGS = {"space", "objective", "seed", "first_trial_id"}

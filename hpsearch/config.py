@@ -33,6 +33,15 @@ class DataConfig:
     task: str | None = None
     genotype_options: dict[str, Any] = field(default_factory=dict)
     phenotype_options: dict[str, Any] = field(default_factory=dict)
+    #: text, plink or vcf; detected from the file name when omitted
+    genotype_format: str | None = None
+    #: fixed effects from the phenotype table: a list of columns or {column: kind}
+    covariates: Any = None
+    #: marker map (marker, chromosome, position) for map order; PLINK/VCF carry their own
+    map: Path | None = None
+    #: file (as given), map (chromosome, position: locality for CNN/LSTM) or shuffled (control)
+    marker_order: str = "file"
+    marker_order_seed: int | None = None
 
 
 @dataclass
@@ -170,7 +179,19 @@ def parse_config(raw: Any, *, source: str, base_dir: Path) -> ExperimentConfig:
     c.known(
         data_raw,
         "data",
-        ("genotypes", "phenotypes", "trait", "task", "genotype_options", "phenotype_options"),
+        (
+            "genotypes",
+            "phenotypes",
+            "trait",
+            "task",
+            "genotype_options",
+            "phenotype_options",
+            "genotype_format",
+            "covariates",
+            "map",
+            "marker_order",
+            "marker_order_seed",
+        ),
     )
     task = data_raw.get("task", "auto")
     if task not in (*TASKS, "auto", None):
@@ -178,8 +199,19 @@ def parse_config(raw: Any, *, source: str, base_dir: Path) -> ExperimentConfig:
     trait = data_raw.get("trait", 0)
     if isinstance(trait, bool) or not isinstance(trait, (int, str)):
         raise ConfigError.at(source, "data.trait", "be a column index or a column name", trait)
+    genotype_format = data_raw.get("genotype_format")
+    if genotype_format not in (None, "text", "plink", "vcf"):
+        raise ConfigError.at(
+            source, "data.genotype_format", "be text, plink or vcf", genotype_format
+        )
+    marker_order = data_raw.get("marker_order", "file")
+    if marker_order not in ("file", "map", "shuffled"):
+        raise ConfigError.at(source, "data.marker_order", "be file, map or shuffled", marker_order)
+    order_seed = data_raw.get("marker_order_seed")
+    if order_seed is not None:
+        order_seed = c.positive_int(order_seed, "data.marker_order_seed", minimum=0)
     data = DataConfig(
-        genotypes=c.path(c.require(data_raw, "genotypes", "data"), "data.genotypes", base_dir),
+        genotypes=c.genotype_path(c.require(data_raw, "genotypes", "data"), base_dir),
         phenotypes=c.path(c.require(data_raw, "phenotypes", "data"), "data.phenotypes", base_dir),
         trait=trait,
         task=None if task in ("auto", None) else task,
@@ -187,6 +219,11 @@ def parse_config(raw: Any, *, source: str, base_dir: Path) -> ExperimentConfig:
         phenotype_options=c.mapping(
             data_raw.get("phenotype_options", {}), "data.phenotype_options"
         ),
+        genotype_format=genotype_format,
+        covariates=data_raw.get("covariates"),
+        map=c.path(data_raw["map"], "data.map", base_dir) if data_raw.get("map") else None,
+        marker_order=marker_order,
+        marker_order_seed=order_seed,
     )
 
     ev_raw = c.mapping(top.get("evaluation", {}), "evaluation")
@@ -330,6 +367,10 @@ def apply_overrides(config: ExperimentConfig, overrides: Mapping[str, Any]) -> N
     ):
         raise ConfigError.at(source, "--trials", "be an integer >= 1", trials)
     if strategy is not None:
+        from hpsearch.strategies import STRATEGIES
+
+        if not isinstance(strategy, str) or (strategy not in STRATEGIES and ":" not in strategy):
+            STRATEGIES.get(str(strategy), source=source, field="--strategy")  # raises, listing
         config.stages = [StageConfig(strategy, trials or config.stages[0].trials)]
     elif trials is not None:
         if len(config.stages) != 1:
@@ -425,6 +466,15 @@ class _Checker:
                 self.source, where, "name an existing file", str(value), f"looked for {path}"
             )
         return path
+
+    def genotype_path(self, value: Any, base_dir: Path) -> Path:
+        """A genotype file, or a PLINK prefix whose ``.bed`` exists."""
+        if isinstance(value, (str, Path)) and str(value):
+            path = Path(value).expanduser()
+            path = path if path.is_absolute() else base_dir / path
+            if not path.exists() and path.with_name(path.name + ".bed").is_file():
+                return path
+        return self.path(value, "data.genotypes", base_dir)
 
     def positive_int(self, value: Any, where: str, minimum: int = 1) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:

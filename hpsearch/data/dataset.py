@@ -12,9 +12,17 @@ import numpy as np
 class GenomicData:
     """Genotypes and one trait for the same lines, aligned row by row.
 
-    ``genotypes`` is (lines × markers), float32 with NaN for a missing call (imputed later,
-    inside training parts only). ``target`` is float64 for regression and int64 class codes
-    (0..n_classes-1) for binary / multiclass; ``classes`` holds the original labels then.
+    ``genotypes`` is (lines × markers), either float32 with NaN for a missing call, or int8
+    dosages 0/1/2 with ``missing_code`` (-127 for PLINK/VCF, -1 for the simulator; any
+    negative code counts as missing) — possibly a read-only memory map or a zero-copy Ray
+    object. Missing calls are imputed later, inside training parts only. ``target`` is
+    float64 for regression and int64 class codes (0..n_classes-1) for binary / multiclass;
+    ``classes`` holds the original labels then.
+
+    ``covariates`` (optional) are the raw fixed effects of each line (object array, lines ×
+    covariates, None = missing), named by ``covariate_names``; they are encoded per training
+    part by :class:`hpsearch.data.covariates.CovariateEncoder`. ``chromosomes`` / ``positions``
+    give the marker map when one was read (aligned with the marker columns).
     """
 
     genotypes: np.ndarray
@@ -27,6 +35,14 @@ class GenomicData:
     source: dict[str, Any] = field(default_factory=dict)
     #: For each row, its row number in the genotype file (fold files are in that order).
     file_rows: np.ndarray | None = None
+    #: int8 genotypes: the code of a missing call; None for float genotypes (NaN).
+    missing_code: int | None = None
+    covariates: np.ndarray | None = None
+    covariate_names: list[str] | None = None
+    #: "numeric" or "categorical" per covariate (decided from the values' form, not their stats).
+    covariate_kinds: list[str] | None = None
+    chromosomes: np.ndarray | None = None
+    positions: np.ndarray | None = None
 
     @property
     def n_lines(self) -> int:
@@ -43,13 +59,18 @@ class GenomicData:
 
     def summary(self) -> dict[str, Any]:
         """Small, JSON-friendly description (for logs, MLflow params and ``hpsearch show``)."""
+        from hpsearch.data.preprocess import count_missing
+
         return {
             "n_lines": self.n_lines,
             "n_markers": self.n_markers,
             "task": self.task,
             "trait": self.trait,
             "n_classes": len(self.classes) if self.classes else None,
-            "missing_genotypes": int(np.isnan(self.genotypes).sum()),
+            "missing_genotypes": count_missing(self.genotypes),
+            "genotype_dtype": str(self.genotypes.dtype),
+            "genotype_bytes": int(self.genotypes.nbytes),
+            "covariates": list(self.covariate_names) if self.covariate_names else None,
             **{f"source_{k}": str(v) for k, v in self.source.items()},
         }
 

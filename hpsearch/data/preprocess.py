@@ -5,7 +5,12 @@ single-marker p-values for SNP preselection, target standardisation) and then ap
 training and held-out parts. Fitting on anything else leaks: SNP preselection on all lines
 "finds" r ≈ 0.2 on a permuted phenotype of the wheat data (tests/data/test_preprocess.py).
 
-Large matrices are handled in column chunks in float64, never as one float64 copy.
+Genotypes may be float (NaN = missing call) or a signed integer code matrix, typically int8
+(0/1/2 with a negative sentinel such as -127 or -1 for a missing call). Large matrices are
+handled in column chunks in float64, never as one float64 copy; integer input is converted
+chunk by chunk (smaller chunks, since the point of int8 is memory), and :meth:`transform`
+turns only the selected columns of the requested rows into float32. ``rows=`` lets a caller
+pass the whole (possibly shared, read-only) matrix plus row indices instead of a row copy.
 """
 
 from __future__ import annotations
@@ -21,7 +26,60 @@ from hpsearch.errors import ConfigError
 TASKS: tuple[str, ...] = ("regression", "binary", "multiclass")
 #: Target float64 cells per column chunk (e.g. 4096 markers × 2000 lines).
 _CELLS_PER_CHUNK = 8_000_000
+#: The same for integer-coded input (8 MB of float64 per chunk).
+_CODED_CELLS_PER_CHUNK = 1_000_000
 _MAX_CHUNK_COLUMNS = 4096
+
+
+def is_coded(dtype: np.dtype) -> bool:
+    """True for integer genotype codes (signed: a negative value is a missing call)."""
+    return np.issubdtype(dtype, np.integer)
+
+
+def missing_mask(block: np.ndarray) -> np.ndarray:
+    """Missing calls of a genotype block: NaN for floats, a negative code for signed integers."""
+    block = np.asarray(block)
+    if np.issubdtype(block.dtype, np.signedinteger):
+        return block < 0
+    if np.issubdtype(block.dtype, np.integer):
+        return np.zeros(block.shape, dtype=bool)
+    return np.isnan(block)
+
+
+def count_missing(x: np.ndarray, *, cells_per_chunk: int = 16_000_000) -> int:
+    """Missing calls in a whole genotype matrix, counted in row blocks (no full-size mask)."""
+    n = int(x.shape[0])
+    if n == 0 or x.ndim != 2:
+        return int(missing_mask(x).sum())
+    step = max(1, cells_per_chunk // max(1, int(x.shape[1])))
+    return int(sum(int(missing_mask(x[a : a + step]).sum()) for a in range(0, n, step)))
+
+
+def _check_rows(rows: np.ndarray | None, n: int, name: str) -> np.ndarray | None:
+    if rows is None:
+        return None
+    rows = np.asarray(rows)
+    if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
+        raise ValueError(
+            f"{name} must be a 1-D array of row indices, got {rows.dtype} {rows.shape}"
+        )
+    if rows.size and (rows.min() < -n or rows.max() >= n):
+        raise ValueError(f"{name} holds row indices outside 0..{n - 1}")
+    return rows.astype(np.intp, copy=False)
+
+
+def _n_rows(x: np.ndarray, rows: np.ndarray | None) -> int:
+    return int(x.shape[0] if rows is None else rows.size)
+
+
+def _float_block(x: np.ndarray, rows: np.ndarray | None, start: int, stop: int) -> np.ndarray:
+    """Columns start..stop-1 (of ``rows`` only, when given) as float64 with NaN = missing."""
+    part = x[:, start:stop] if rows is None else x[rows, start:stop]
+    if is_coded(part.dtype):
+        out = part.astype(np.float64)
+        out[missing_mask(part)] = np.nan
+        return out
+    return np.asarray(part, dtype=np.float64)
 
 
 def _as_bool(value: Any, name: str) -> bool:
@@ -87,23 +145,28 @@ class PreprocessOptions:
         return cls(**values)
 
 
-def _chunk_width(n_rows: int) -> int:
-    return max(1, min(_MAX_CHUNK_COLUMNS, _CELLS_PER_CHUNK // max(1, n_rows)))
+def _chunk_width(n_rows: int, dtype: np.dtype | None = None) -> int:
+    cells = _CELLS_PER_CHUNK
+    if dtype is not None and is_coded(dtype):
+        cells = min(cells, _CODED_CELLS_PER_CHUNK)
+    return max(1, min(_MAX_CHUNK_COLUMNS, cells // max(1, n_rows)))
 
 
-def _column_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _column_stats(
+    x: np.ndarray, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per column: mean of the observed values, sd after mean imputation, monomorphic flag.
 
     A column that is constant (or entirely missing) gets its constant as mean (so training
-    values centre to exactly 0) and sd 1.
+    values centre to exactly 0) and sd 1. ``rows`` restricts everything to those rows.
     """
-    n, m = x.shape
+    n, m = _n_rows(x, rows), int(x.shape[1])
     means = np.zeros(m, dtype=np.float64)
     sds = np.ones(m, dtype=np.float64)
     mono = np.zeros(m, dtype=bool)
-    width = _chunk_width(n)
+    width = _chunk_width(n, x.dtype)
     for start in range(0, m, width):
-        block = np.asarray(x[:, start : start + width], dtype=np.float64)
+        block = _float_block(x, rows, start, start + width)
         observed = ~np.isnan(block)
         counts = observed.sum(axis=0)
         filled = np.where(observed, block, 0.0)
@@ -128,19 +191,24 @@ def marker_pvalues(
     *,
     means: np.ndarray | None = None,
     monomorphic: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
     """Single-marker test p-value per column of ``x`` (missing calls imputed with the mean).
 
     Regression and binary: the slope t-test of ``y ~ 1 + x_j`` (= Pearson r with n-2 df).
     Multiclass: the one-way ANOVA F-test of ``x_j`` across classes (as sklearn's f_classif).
-    Monomorphic markers get p = 1.
+    Monomorphic markers get p = 1. ``x`` may be float (NaN) or integer codes (negative =
+    missing), read in column chunks; with ``rows``, only those rows of ``x`` are used and
+    ``y`` holds their values in that order.
     """
     from scipy import stats
 
-    x = np.asarray(x)
-    n, m = x.shape
+    if not isinstance(x, np.ndarray):
+        x = np.asarray(x)
+    rows = _check_rows(rows, int(x.shape[0]), "rows")
+    n, m = _n_rows(x, rows), int(x.shape[1])
     if means is None or monomorphic is None:
-        means, _, monomorphic = _column_stats(x)
+        means, _, monomorphic = _column_stats(x, rows)
     pvalues = np.ones(m, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if task == "multiclass":
@@ -160,10 +228,10 @@ def marker_pvalues(
         syy = float(yc @ yc)
         if syy == 0.0:
             return pvalues
-    width = _chunk_width(n)
+    width = _chunk_width(n, x.dtype)
     for start in range(0, m, width):
         stop = min(m, start + width)
-        block = np.asarray(x[:, start:stop], dtype=np.float64)
+        block = _float_block(x, rows, start, stop)
         centred = np.nan_to_num(block - means[start:stop], nan=0.0)
         sxx = (centred**2).sum(axis=0)
         live = ~monomorphic[start:stop] & (sxx > 0)
@@ -229,25 +297,36 @@ class Preprocessor:
         """Columns that :meth:`transform` returns (the model's input width)."""
         return int(self._fitted_selection().size)
 
-    def fit(self, x_train: np.ndarray, y_train: np.ndarray) -> Preprocessor:
-        """Learn everything from these rows only; returns self."""
-        x = np.asarray(x_train)
+    def fit(
+        self, x_train: np.ndarray, y_train: np.ndarray, *, rows: np.ndarray | None = None
+    ) -> Preprocessor:
+        """Learn everything from these rows only; returns self.
+
+        ``x_train`` is float (NaN = missing) or integer codes (negative = missing). With
+        ``rows``, ``x_train`` is the whole matrix (e.g. a shared read-only copy), only those
+        rows are read (chunk by chunk, no row copy) and ``y_train`` holds their targets.
+        """
+        x = x_train if isinstance(x_train, np.ndarray) else np.asarray(x_train)
         y = np.asarray(y_train)
         if x.ndim != 2:
             raise ValueError(f"x_train must be 2-D (lines × markers), got shape {x.shape}")
-        if y.ndim != 1 or y.shape[0] != x.shape[0]:
-            raise ValueError(f"y_train must be 1-D with {x.shape[0]} values, got shape {y.shape}")
-        if x.shape[0] == 0 or x.shape[1] == 0:
-            raise ValueError(f"x_train must have rows and columns, got shape {x.shape}")
+        rows = _check_rows(rows, int(x.shape[0]), "rows")
+        n = _n_rows(x, rows)
+        if y.ndim != 1 or y.shape[0] != n:
+            raise ValueError(f"y_train must be 1-D with {n} values, got shape {y.shape}")
+        if n == 0 or x.shape[1] == 0:
+            raise ValueError(f"x_train must have rows and columns, got shape {(n, x.shape[1])}")
         y_float = y.astype(np.float64)
         if np.isnan(y_float).any():
             raise ValueError("y_train has missing values; drop those lines before fitting")
         self.warning = None
-        means, sds, mono = _column_stats(x)
+        means, sds, mono = _column_stats(x, rows)
         self.n_markers_ = int(x.shape[1])
         self.means_, self.scales_ = means, (sds if self.options.scale_markers else None)
         if self.options.preselects:
-            self.pvalues_ = marker_pvalues(x, y_float, self.task, means=means, monomorphic=mono)
+            self.pvalues_ = marker_pvalues(
+                x, y_float, self.task, means=means, monomorphic=mono, rows=rows
+            )
             self.selected_, self.warning = _select(
                 self.pvalues_, self.options.preselect_top_k, self.options.preselect_pvalue
             )
@@ -269,20 +348,54 @@ class Preprocessor:
             raise RuntimeError("Preprocessor.fit must be called before transform")
         return self.selected_
 
-    def transform(self, x: np.ndarray) -> np.ndarray:
-        """float32 (n, n_selected): selected columns, missing → training mean, centred, scaled."""
+    def transform(self, x: np.ndarray, *, rows: np.ndarray | None = None) -> np.ndarray:
+        """float32 (n, n_selected): selected columns, missing → training mean, centred, scaled.
+
+        Integer-coded input is converted in row blocks, selected columns only; ``rows``
+        picks the rows to transform from a whole matrix (no row copy of unselected columns).
+        """
         selected = self._fitted_selection()
-        x = np.asarray(x)
+        x = x if isinstance(x, np.ndarray) else np.asarray(x)
         if x.ndim != 2 or x.shape[1] != self.n_markers_:
             raise ValueError(f"x must have {self.n_markers_} marker columns, got shape {x.shape}")
-        if selected.size == x.shape[1]:
-            out = np.array(x, dtype=np.float32, copy=True)
+        rows = _check_rows(rows, int(x.shape[0]), "rows")
+        everything = selected.size == x.shape[1]
+        if is_coded(x.dtype):
+            out = self._transform_coded(x, rows, selected, everything)
         else:
-            out = np.asarray(x[:, selected], dtype=np.float32)
-        out -= self._shift
-        np.nan_to_num(out, copy=False, nan=0.0)
+            if rows is None:
+                picked = x if everything else x[:, selected]
+            else:
+                picked = x[rows] if everything else x[np.ix_(rows, selected)]
+            # A fresh float32 array: the caller's matrix is never modified.
+            out = np.array(picked, dtype=np.float32, copy=picked is x or None)
+            out -= self._shift
+            np.nan_to_num(out, copy=False, nan=0.0)
         if self._scale is not None:
             out /= self._scale
+        return out
+
+    def _transform_coded(
+        self, x: np.ndarray, rows: np.ndarray | None, selected: np.ndarray, everything: bool
+    ) -> np.ndarray:
+        """Integer codes → centred float32, row block by row block (missing → 0 = the mean)."""
+        assert self._shift is not None
+        n = _n_rows(x, rows)
+        out = np.empty((n, selected.size), dtype=np.float32)
+        step = max(
+            1, _CODED_CELLS_PER_CHUNK // max(1, int(x.shape[1] if everything else selected.size))
+        )
+        for start in range(0, n, step):
+            stop = min(n, start + step)
+            if rows is None:
+                part = x[start:stop] if everything else x[start:stop, selected]
+            else:
+                chunk = rows[start:stop]
+                part = x[chunk] if everything else x[np.ix_(chunk, selected)]
+            block = out[start:stop]
+            np.copyto(block, part, casting="unsafe")
+            block -= self._shift
+            block[missing_mask(part)] = 0.0
         return out
 
     def transform_target(self, y: np.ndarray) -> np.ndarray:

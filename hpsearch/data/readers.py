@@ -12,10 +12,14 @@ numbers are 1-based field positions in that line (an ID column counts as column 
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
+import os
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,16 +33,32 @@ CODINGS: tuple[str, ...] = ("auto", "012", "-101", "continuous")
 _ALLOWED_CODES = {"auto": (0.0, 1.0, 2.0), "012": (0.0, 1.0, 2.0), "-101": (-1.0, 0.0, 1.0)}
 _PEEK_ROWS = 20
 _CELLS_PER_CHUNK = 2_000_000
+#: The int8 code of a missing call (bed-reader's convention, used for every int8 reader).
+INT8_MISSING = -127
+#: In-memory types of a text matrix: float32 (NaN = missing) or int8 (INT8_MISSING).
+DTYPES: tuple[str, ...] = ("float32", "int8")
+#: Bump when the layout of cached .npy files changes (old caches are then ignored).
+_CACHE_VERSION = 1
 
 
 @dataclass
 class GenotypeMatrix:
-    """Lines × markers as float32 (NaN = missing call), with the IDs the file carried."""
+    """Lines × markers with the IDs the file carried.
+
+    ``values`` is float32 with NaN for a missing call (``missing_code`` None), or int8 dosages
+    with ``missing_code`` (:data:`INT8_MISSING`) — possibly a read-only memory map. PLINK and
+    VCF readers also fill the marker map (``chromosomes`` as strings, ``positions``) and
+    ``info`` (counted allele, skipped sites, cache file).
+    """
 
     values: np.ndarray
     line_ids: list[str] | None
     marker_ids: list[str] | None
     source: str
+    missing_code: int | None = None
+    chromosomes: np.ndarray | None = None
+    positions: np.ndarray | None = None
+    info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n_lines(self) -> int:
@@ -375,6 +395,20 @@ def _missing_list(layout: TextLayout) -> str:
     return ", ".join(sorted(code for code in layout.missing if code))
 
 
+def _bad_value(layout: TextLayout, err: Exception, bad: tuple[int, int, str] | None) -> DataError:
+    """The one-line error for a cell pandas could not read as a number."""
+    if bad is None:
+        return DataError.at(layout.source, "values", "be numbers or missing codes", f"<{err}>")
+    number, column, token = bad
+    return DataError.at(
+        layout.source,
+        f"row {number}, column {column}",
+        f"be a number or a missing code ({_missing_list(layout)})",
+        token,
+        "declare other missing codes with `missing:`" if len(token) <= 3 else None,
+    )
+
+
 def _read_numeric(layout: TextLayout) -> tuple[np.ndarray, list | None, bool]:
     """The numeric block (float32) and the raw ID column; returns whether IDs were found."""
     import pandas as pd
@@ -393,18 +427,7 @@ def _read_numeric(layout: TextLayout) -> tuple[np.ndarray, list | None, bool]:
             bad = _locate_bad_token(layout, 1 if attempt else 0)
             if bad is not None and bad[1] == 1 and not attempt and ids is None:
                 continue  # the first column holds words somewhere: it is the ID column
-            if bad is None:
-                raise DataError.at(
-                    layout.source, "values", "be numbers or missing codes", f"<{err}>"
-                ) from None
-            number, column, token = bad
-            raise DataError.at(
-                layout.source,
-                f"row {number}, column {column}",
-                f"be a number or a missing code ({_missing_list(layout)})",
-                token,
-                "declare other missing codes with `missing:`" if len(token) <= 3 else None,
-            ) from None
+            raise _bad_value(layout, err, bad) from None
         if frame.shape[0] != layout.n_rows or frame.shape[1] != layout.n_fields:
             raise DataError.at(
                 layout.source,
@@ -452,8 +475,13 @@ def _outside(block: np.ndarray, allowed: tuple[float, ...]) -> np.ndarray:
     return ~(np.isnan(block) | np.isin(block, allowed))
 
 
-def _check_coding(layout: TextLayout, values: np.ndarray, coding: str, offset: int) -> None:
-    """Reject codes outside the declared coding, naming the first offending cell."""
+def _check_coding(
+    layout: TextLayout, values: np.ndarray, coding: str, offset: int, row_offset: int = 0
+) -> None:
+    """Reject codes outside the declared coding, naming the first offending cell.
+
+    ``row_offset`` is the data row of ``values[0]`` (when checking one chunk of the file).
+    """
     rows_per_block = max(1, _CELLS_PER_CHUNK // max(1, values.shape[1]))
     allowed = _ALLOWED_CODES.get(coding)
     for start in range(0, values.shape[0], rows_per_block):
@@ -478,7 +506,43 @@ def _check_coding(layout: TextLayout, values: np.ndarray, coding: str, offset: i
             if column == 1:
                 hint += "; set id_column: true if column 1 holds line IDs"
         raise DataError.at(
-            layout.source, f"{layout.row_label(start + i)}, column {column}", must, shown, hint
+            layout.source,
+            f"{layout.row_label(row_offset + start + i)}, column {column}",
+            must,
+            shown,
+            hint,
+        )
+
+
+def _marker_names(layout: TextLayout, offset: int) -> list[str] | None:
+    """Header names of the marker columns (unique), or None without a header."""
+    if layout.header is None:
+        return None
+    names = [name.strip() for name in layout.header[offset:]]
+    seen: set[str] = set()
+    for column, name in enumerate(names, start=1 + offset):
+        if name in seen:
+            raise DataError.at(
+                layout.source,
+                f"row {layout.header_line} (header), column {column}",
+                "be a unique marker name",
+                name,
+            )
+        seen.add(name)
+    return names
+
+
+def _check_text_options(source: str, coding: str, dtype: str) -> None:
+    if coding not in CODINGS:
+        raise ConfigError.at(source, "coding", f"be one of {', '.join(CODINGS)}", coding)
+    if dtype not in DTYPES:
+        raise ConfigError.at(source, "dtype", f"be one of {', '.join(DTYPES)}", dtype)
+    if dtype == "int8" and coding == "continuous":
+        raise ConfigError.at(
+            source,
+            "dtype",
+            "be float32 for coding: continuous (int8 holds only 0/1/2 codes)",
+            dtype,
         )
 
 
@@ -490,18 +554,29 @@ def read_genotypes(
     id_column: bool | None = None,
     missing: Sequence[str] = DEFAULT_MISSING,
     coding: str = "auto",
+    dtype: str = "float32",
 ) -> GenotypeMatrix:
-    """Read a lines × markers text matrix into float32 with NaN for missing calls.
+    """Read a lines × markers text matrix.
 
     Layout is detected as in :func:`sniff_table`. ``coding`` says what the numbers mean:
     "auto"/"012" allow {0, 1, 2}, "-101" allows {-1, 0, 1} (shifted to 0/1/2), "continuous"
     allows any finite number. Rows may be entirely missing (imputed later); an empty matrix,
     ragged rows, words, out-of-range codes and duplicated line IDs are :class:`DataError`.
+
+    ``dtype="float32"`` returns float32 with NaN for missing calls; ``dtype="int8"`` reads
+    the file in row chunks straight into int8 dosages (missing = :data:`INT8_MISSING`), so
+    the peak is the int8 matrix plus one chunk, never a float copy of the whole matrix.
     """
     source = str(path)
-    if coding not in CODINGS:
-        raise ConfigError.at(source, "coding", f"be one of {', '.join(CODINGS)}", coding)
+    _check_text_options(source, coding, dtype)
     layout = sniff_table(path, sep=sep, header=header, id_column=id_column, missing=missing)
+    if dtype == "int8":
+        return _read_coded(
+            layout,
+            coding=coding,
+            auto_ids=id_column is None,
+            allocate=lambda shape: np.empty(shape, dtype=np.int8),
+        )
     values, raw_ids, has_ids = _read_numeric(layout)
     if values.shape[1] == 0:
         raise DataError.at(
@@ -512,17 +587,209 @@ def read_genotypes(
     _check_coding(layout, values, coding, offset)
     if coding == "-101":
         values += np.float32(1.0)
-    marker_ids = None
-    if layout.header is not None:
-        marker_ids = [name.strip() for name in layout.header[offset:]]
-        seen: set[str] = set()
-        for column, name in enumerate(marker_ids, start=1 + offset):
-            if name in seen:
-                raise DataError.at(
-                    source,
-                    f"row {layout.header_line} (header), column {column}",
-                    "be a unique marker name",
-                    name,
-                )
-            seen.add(name)
+    marker_ids = _marker_names(layout, offset)
     return GenotypeMatrix(values=values, line_ids=line_ids, marker_ids=marker_ids, source=source)
+
+
+class _FirstColumnHoldsWords(Exception):
+    """Raised inside the chunked reader: retry with the first column as line IDs."""
+
+
+def _read_coded(
+    layout: TextLayout,
+    *,
+    coding: str,
+    auto_ids: bool,
+    allocate: Callable[[tuple[int, int]], np.ndarray],
+) -> GenotypeMatrix:
+    """Chunked text → int8 reader; ``allocate(shape)`` gives the destination (array or memmap)."""
+    attempts = [layout.id_column] if layout.id_column is not None else [False, True]
+    for attempt in attempts:
+        try:
+            values, raw_ids = _fill_coded(
+                layout, bool(attempt), coding, allocate, retry=auto_ids and len(attempts) > 1
+            )
+        except _FirstColumnHoldsWords:
+            continue
+        line_ids = check_ids(layout, raw_ids, auto=auto_ids) if attempt else None
+        return GenotypeMatrix(
+            values=values,
+            line_ids=line_ids,
+            marker_ids=_marker_names(layout, 1 if attempt else 0),
+            source=layout.source,
+            missing_code=INT8_MISSING,
+        )
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _fill_coded(
+    layout: TextLayout,
+    ids: bool,
+    coding: str,
+    allocate: Callable[[tuple[int, int]], np.ndarray],
+    *,
+    retry: bool,
+) -> tuple[np.ndarray, list]:
+    import pandas as pd
+
+    offset = 1 if ids else 0
+    n_markers = layout.n_fields - offset
+    if n_markers == 0:
+        raise DataError.at(
+            layout.source, "columns", "hold at least one marker column after the line IDs", 0
+        )
+    rows_per_chunk = max(1, _CELLS_PER_CHUNK // max(1, layout.n_fields))
+    dtype: dict = defaultdict(lambda: np.float32)
+    if ids:
+        dtype[0] = str
+    out: np.ndarray | None = None
+    raw_ids: list = []
+    start = 0
+    with pd.read_csv(
+        layout.source, **read_csv_args(layout), dtype=dtype, chunksize=rows_per_chunk
+    ) as reader:
+        while True:
+            try:
+                frame = next(reader)
+            except StopIteration:
+                break
+            except pd.errors.ParserError as err:
+                raise DataError.at(
+                    layout.source, "file", "be a readable table", f"<{err}>"
+                ) from None
+            except ValueError as err:
+                bad = _first_bad_token(layout, start, start + rows_per_chunk, offset)
+                if bad is not None and bad[1] == 1 and not ids and retry:
+                    raise _FirstColumnHoldsWords from None
+                raise _bad_value(layout, err, bad) from None
+            if frame.shape[1] != layout.n_fields or start + frame.shape[0] > layout.n_rows:
+                break  # reported below
+            if out is None:
+                out = allocate((layout.n_rows, n_markers))
+            if ids:
+                raw_ids.extend(frame.iloc[:, 0].tolist())
+            block = frame.iloc[:, offset:].to_numpy(dtype=np.float32)
+            _check_coding(layout, block, coding, offset, row_offset=start)
+            if coding == "-101":
+                block += np.float32(1.0)
+            missing = np.isnan(block)
+            block[missing] = INT8_MISSING
+            out[start : start + block.shape[0]] = block.astype(np.int8)
+            start += block.shape[0]
+    if out is None or start != layout.n_rows:
+        raise DataError.at(
+            layout.source,
+            "file",
+            f"hold {layout.n_rows} rows of {layout.n_fields} values",
+            "<a different shape as read by pandas>",
+            "check for quotes or comment characters",
+        )
+    return out, raw_ids
+
+
+# --------------------------------------------------------------------------- int8 cache
+
+
+def default_cache_dir() -> Path:
+    """``$HPSEARCH_CACHE``, else ``$XDG_CACHE_HOME/hpsearch``, else ``~/.cache/hpsearch``."""
+    if os.environ.get("HPSEARCH_CACHE"):
+        return Path(os.environ["HPSEARCH_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "hpsearch"
+
+
+def _cache_key(path: Path, options: dict[str, Any]) -> str:
+    stat = path.stat()
+    facts = {
+        "version": _CACHE_VERSION,
+        "path": str(path.resolve()),
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "options": {
+            k: (sorted(v) if isinstance(v, list | tuple | set) else v)
+            for k, v in sorted(options.items())
+        },
+    }
+    text = json.dumps(facts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def read_genotypes_cached(
+    path: str | Path,
+    *,
+    cache_dir: str | Path | None = None,
+    sep: str | None = None,
+    header: bool | None = None,
+    id_column: bool | None = None,
+    missing: Sequence[str] = DEFAULT_MISSING,
+    coding: str = "auto",
+) -> GenotypeMatrix:
+    """A text matrix as a read-only int8 memory map, converted once and cached as ``.npy``.
+
+    The cache file is named after the text file plus a key of its absolute path, size,
+    modification time and reader options, so an edited file or other options make a new
+    cache. Conversion streams the text in row chunks into the memory-mapped ``.npy``
+    (written under a temporary name, renamed when complete), so neither the conversion nor
+    later loads ever hold a float copy; later loads cost an ``np.load(mmap_mode="r")``.
+    """
+    source = str(path)
+    file, _ = _check_file(path)
+    _check_text_options(source, coding, "int8")
+    options = {
+        "sep": sep,
+        "header": header,
+        "id_column": id_column,
+        "missing": [missing] if isinstance(missing, str) else list(missing),
+        "coding": coding,
+    }
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    stem = f"{file.name}.{_cache_key(file, options)}"
+    npy, meta = folder / f"{stem}.int8.npy", folder / f"{stem}.json"
+    if npy.is_file() and meta.is_file():
+        try:
+            facts = json.loads(meta.read_text(encoding="utf-8"))
+            values = np.load(npy, mmap_mode="r")
+        except (OSError, ValueError):
+            pass  # a damaged cache is rebuilt below
+        else:
+            if values.dtype == np.int8 and values.ndim == 2:
+                return GenotypeMatrix(
+                    values=values,
+                    line_ids=facts.get("line_ids"),
+                    marker_ids=facts.get("marker_ids"),
+                    source=source,
+                    missing_code=INT8_MISSING,
+                    info={"cache": str(npy), "cache_hit": True},
+                )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError.at(
+            source, "cache", "name a writable folder", str(folder), err.strerror or str(err)
+        ) from None
+    layout = sniff_table(path, sep=sep, header=header, id_column=id_column, missing=missing)
+    partial = npy.with_name(f"{npy.name}.{os.getpid()}.partial")
+
+    def allocate(shape: tuple[int, int]) -> np.ndarray:
+        return np.lib.format.open_memmap(partial, mode="w+", dtype=np.int8, shape=shape)
+
+    try:
+        geno = _read_coded(layout, coding=coding, auto_ids=id_column is None, allocate=allocate)
+        if isinstance(geno.values, np.memmap):
+            geno.values.flush()
+        facts = {"source": source, "line_ids": geno.line_ids, "marker_ids": geno.marker_ids}
+        meta_partial = meta.with_name(f"{meta.name}.{os.getpid()}.partial")
+        meta_partial.write_text(json.dumps(facts), encoding="utf-8")
+        os.replace(partial, npy)
+        os.replace(meta_partial, meta)
+    finally:
+        if partial.exists():
+            partial.unlink()
+    return GenotypeMatrix(
+        values=np.load(npy, mmap_mode="r"),
+        line_ids=geno.line_ids,
+        marker_ids=geno.marker_ids,
+        source=source,
+        missing_code=INT8_MISSING,
+        info={"cache": str(npy), "cache_hit": False},
+    )

@@ -62,6 +62,14 @@ def prepare(config: ExperimentConfig, *, space: Space | None = None) -> Prepared
         genotype_options=config.data.genotype_options,
         phenotype_options=config.data.phenotype_options,
         source=config.source,
+        genotype_format=config.data.genotype_format,
+        covariates=config.data.covariates,
+        map_file=config.data.map,
+        marker_order_kind=config.data.marker_order,
+        marker_order_seed=(
+            config.seed if config.data.marker_order_seed is None else config.data.marker_order_seed
+        ),
+        cache_dir=config.output / ".cache",
     )
     objective = Objective.for_metric(config.metric_for(data.task), source=config.source)
     _check_metric_fits_task(config, data.task, objective)

@@ -92,6 +92,7 @@ EXTENSIONS: dict[str, tuple[str, str, str]] = {
     "export": ("hpsearch.decisions.export", "add_export_parser", "cmd_export"),
     "inspect": ("hpsearch.inspection.report", "add_inspect_parser", "cmd_inspect"),
     "report": ("hpsearch.reporting.search_report", "add_report_parser", "cmd_report"),
+    "refine": ("hpsearch.runner.refine_cmd", "add_refine_parser", "cmd_refine"),
 }
 
 
@@ -171,6 +172,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from hpsearch.runner.rundir import RunDir
 
     run_dir = RunDir.open(args.run_dir)
+    from hpsearch.runner.refine_cmd import is_refine_run, resume_refine
+
+    if is_refine_run(run_dir):  # its centres live in the run folder, not in config.yaml
+        return resume_refine(run_dir, quiet=args.quiet)
     config, space = load_run_config(run_dir)
     prepared = prepare(config, space=space)
     return _search(prepared, run_dir, quiet=args.quiet)
@@ -220,7 +225,10 @@ def _search(prepared: Any, run_dir: Any, *, quiet: bool) -> int:
                 f"'hpsearch sync {outcome.run_dir.path}' copies them when it is back"
             )
         else:
-            print(f"MLflow: {tracker.uri} (browse with 'hpsearch ui {outcome.run_dir.path}')")
+            from hpsearch.tracking.mlflow_tracker import mask_credentials
+
+            shown = mask_credentials(tracker.uri)
+            print(f"MLflow: {shown} (browse with 'hpsearch ui {outcome.run_dir.path}')")
     return 0
 
 

@@ -139,9 +139,17 @@ def make_executor(config: ExperimentConfig, run_dir: RunDir) -> Executor:
 
 def start_run_dir(prepared: Prepared) -> RunDir:
     """A fresh run directory holding the resolved config, the space and the data summary."""
+    from hpsearch.tracking.mlflow_tracker import mask_credentials
+
     config = prepared.config
     run_dir = RunDir.create(config.output, config.name)
-    run_dir.write_config(config.to_dict(), prepared.space.to_yaml())
+    resolved = config.to_dict()
+    if resolved["tracking"].get("uri"):
+        # credentials never go to disk; a resume takes them from MLflow's own variables
+        # MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD instead
+        uri = mask_credentials(resolved["tracking"]["uri"])
+        resolved["tracking"]["uri"] = uri.replace("://***@", "://", 1)
+    run_dir.write_config(resolved, prepared.space.to_yaml())
     data = {"summary": prepared.data.summary(), "load_report": prepared.load_report}
     run_dir.write_json("data.json", data)
     return run_dir

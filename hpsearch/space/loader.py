@@ -67,7 +67,7 @@ def load_space(path: str | Path) -> Space:
         raise SpaceError.at(source, None, "be a readable UTF-8 text file",
                             f"<{type(exc).__name__}: {exc}>") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_unique_key_loader())  # a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
@@ -76,6 +76,37 @@ def load_space(path: str | Path) -> Space:
     if data is None:
         raise SpaceError.at(source, None, "contain a 'parameters' mapping", "<an empty file>")
     return space_from_mapping(data, source=source)
+
+
+def _unique_key_loader() -> type:
+    """PyYAML's SafeLoader, except that a key given twice in one mapping is an error.
+
+    PyYAML keeps the last of two equal keys, and a merge (``<<: *base``) followed by the same
+    key silently replaces the merged one: a parameter defined twice would lose a definition
+    without a word.
+    """
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> dict:
+            if isinstance(node, yaml.MappingNode):
+                self.flatten_mapping(node)  # merged pairs first, then the mapping's own
+                seen: set = set()
+                for key_node, _ in node.value:
+                    key = self.construct_object(key_node, deep=True)
+                    try:
+                        duplicate = key in seen
+                        seen.add(key)
+                    except TypeError:  # an unhashable key: SafeLoader reports it
+                        continue
+                    if duplicate:
+                        raise yaml.constructor.ConstructorError(
+                            None, None, f"key {key!r} is given twice in one mapping "
+                            "(a repeated key, or a key also brought in by a '<<' merge)",
+                            key_node.start_mark)
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
 
 
 def space_from_mapping(data: Any, *, source: str | None) -> Space:
@@ -191,6 +222,13 @@ def _build(name: str, kind: str, spec: Mapping[str, Any], source: str | None) ->
         return KINDS[kind](name, choices, when=when)
     if kind == "ordinal":
         values = _entries(name, "values", spec["values"], source, _numeric)
+        kinds = {"number" if isinstance(v, int | float) and not isinstance(v, bool)
+                 else type(v).__name__ for v in values if v is not None}  # null: "none"
+        if len(kinds) > 1:
+            raise SpaceError.at(source, f"{name}.values", "be values of one kind (ordered "
+                                "numbers, or ordered strings)", values,
+                                hint="a value that is not a number is probably a typo; "
+                                "use type: categorical for unordered mixed choices")
         return KINDS[kind](name, values, when=when)
     return KINDS[kind](name, _exponent_float(spec["value"]), when=when)
 

@@ -158,6 +158,45 @@ def run_dir_tracking_uri(run_dir: str | Path) -> str:
     return resolve_tracking_uri(configured or remembered_uri(run_dir))
 
 
+def create_sqlite_store(uri: str) -> None:
+    """Create a missing sqlite store whole or not at all.
+
+    MLflow creates its tables (about 3 s of migrations) in the database file itself; a process
+    killed meanwhile (Ctrl-C or a kill in the first seconds of a first search) leaves a
+    half-migrated file that every later command fails to open ("table _alembic_tmp_... already
+    exists"). Here the tables are made in a side file that is then linked into place.
+    """
+    db = sqlite_path(uri)
+    if db is None or db.exists():
+        return
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    for stale in db.parent.glob(f".{db.name}.*.init*"):  # a killed creator's (and journal)
+        pid = stale.name[len(db.name) + 2 :].split(".")[0]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            stale.unlink(missing_ok=True)
+    side = db.with_name(f".{db.name}.{os.getpid()}.init")
+    side.unlink(missing_ok=True)
+    try:
+        store = SqlAlchemyStore(f"sqlite:///{side}", "./mlruns")  # MLflow's default root
+        store.engine.dispose()
+        with contextlib.suppress(FileExistsError):  # another process made it first: use it
+            os.link(side, db)
+    finally:
+        side.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 # -- turning our data into MLflow entities ---------------------------------------------------
 
 _BAD_KEY_CHARS = re.compile(r"[^\w.\- /]")
@@ -592,6 +631,7 @@ class MlflowTracker:
         if self._client is None:
             from mlflow import MlflowClient
 
+            create_sqlite_store(self.uri)
             self._client = MlflowClient(tracking_uri=self.uri)
         return self._client
 

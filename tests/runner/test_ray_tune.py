@@ -601,7 +601,10 @@ def test_trials_spread_over_a_two_node_cluster(local_ray, tmp_path: Path) -> Non
         assert told == 4
         nodes = {r.info["node"] for r in rec.results}
         assert len(nodes) == 2, f"all trials ran on {nodes}"
-        assert ray.is_initialized()  # a joined cluster is left alone by close()
+        # close() disconnects the driver but leaves the joined cluster running
+        assert not ray.is_initialized()
+        ray.init(address=cluster.address, log_to_driver=False)
+        assert len([n for n in ray.nodes() if n["Alive"]]) == 2
     finally:
         ray.shutdown()
         cluster.shutdown()

@@ -15,14 +15,12 @@ The table goes to ``baselines.json`` + ``baselines.md`` in a run directory first
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import math
-import os
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -484,21 +482,6 @@ def write_report(report: BaselineReport, folder: Path) -> None:
 # -- MLflow --------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _call_env() -> Iterator[None]:
-    """Bounded HTTP retries for our MLflow calls (where the user has not set their own)."""
-    from hpsearch.tracking.mlflow_tracker import CALL_ENV
-
-    added = [name for name in CALL_ENV if name not in os.environ]
-    for name in added:
-        os.environ[name] = CALL_ENV[name]
-    try:
-        yield
-    finally:
-        for name in added:
-            os.environ.pop(name, None)
-
-
 def _experiment_id(client: Any, name: str, uri: str) -> str:
     """Get or create ``name``; with a sqlite store, artifacts go next to the database file
     (as the search tracker does, so either may create the experiment first)."""
@@ -582,7 +565,9 @@ def log_to_mlflow(report: BaselineReport, *, uri: str, experiment: str) -> dict[
     from mlflow import MlflowClient
 
     runs: dict[str, str] = {}
-    with _call_env():
+    from hpsearch.tracking.mlflow_tracker import call_env
+
+    with call_env():
         client = MlflowClient(tracking_uri=uri)
         experiment_id = _experiment_id(client, experiment, uri)
         markdown = report.to_markdown()

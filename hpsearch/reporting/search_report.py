@@ -62,10 +62,10 @@ def mlflow_calls() -> Iterator[None]:
     """The tracker's bounded HTTP retries and quiet console, for calls made here."""
     import logging
 
-    from hpsearch.tracking.mlflow_tracker import _call_env
+    from hpsearch.tracking.mlflow_tracker import call_env
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
-    with _call_env():
+    with call_env():
         yield
 
 

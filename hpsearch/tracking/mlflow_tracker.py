@@ -401,7 +401,8 @@ def _stderr_line(message: str) -> None:
 
 
 @contextlib.contextmanager
-def _call_env() -> Iterator[None]:
+def call_env() -> Iterator[None]:
+    """CALL_ENV around our MLflow calls, only where the user has not set a value."""
     added = [name for name in CALL_ENV if name not in os.environ]
     for name in added:
         os.environ[name] = CALL_ENV[name]
@@ -570,7 +571,7 @@ class MlflowTracker:
         folds: dict[str, Any] = {}
         started = time.perf_counter()
         try:
-            with _call_env():
+            with call_env():
                 report["experiment_id"] = self._experiment()
                 for fold_dir in rd.folds():
                     records = fold_dir.journal.read()
@@ -611,7 +612,7 @@ class MlflowTracker:
             return
         started = time.perf_counter()
         try:
-            with _call_env():
+            with call_env():
                 fn(*args)
         except Exception as exc:  # a mirror must never stop the search
             self.degraded = True

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from hpsearch.strategies.base import BaseStrategy, Proposal
+
 if TYPE_CHECKING:
     from hpsearch.runner.experiment import Prepared
     from hpsearch.trial import Suggestion, TrialResult
@@ -163,22 +165,6 @@ def sample_suggestions(prepared: Prepared, n: int) -> list[Suggestion]:
     return out
 
 
-def trial_context(prepared: Prepared, *, threads: int | None) -> Any:
-    """The TrialContext ``run_experiment`` builds for outer fold 1."""
-    from hpsearch.runner.context import TrialContext
-
-    config = prepared.config
-    return TrialContext(
-        data=prepared.data,
-        plan=prepared.plans[0],
-        model=config.model,
-        objective=prepared.objective,
-        preprocess=config.preprocess,
-        search_seed=config.seed,
-        threads=threads,
-    )
-
-
 def run_plain(
     prepared: Prepared,
     suggestions: Iterable[Suggestion],
@@ -245,7 +231,7 @@ class Clock:
 
 
 def run_hpsearch(
-    config_path: Path,
+    prepared: Prepared,
     *,
     suggestions: Sequence[Suggestion] | None = None,
     executor: Any = None,
@@ -264,7 +250,6 @@ def run_hpsearch(
     from hpsearch.runner.experiment import run_experiment, start_run_dir
     from hpsearch.tracking.mlflow_tracker import MlflowTracker
 
-    prepared = load_prepared(config_path)
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     clock = Clock()
     started = time.perf_counter()
@@ -395,3 +380,42 @@ def taskset_available() -> bool:
         return probe.returncode == 0
     except OSError:
         return False
+
+
+# --------------------------------------------------------------------------- a fixed list
+
+
+class FixedList(BaseStrategy):
+    """Hands out ``params[start:]`` of a JSON list file, in order (benchmarks only).
+
+    Lets a benchmark split the same configurations over several stages (same trial ids,
+    hence the same seeds), e.g. 16 trials as one stage or as 2 x 8; a config names it as
+    ``strategy: "_bench_common:FixedList"`` with ``options: {file: ..., start: ...}``.
+    """
+
+    name = "fixed-list"
+
+    def __init__(self, space: Any, *, file: str, start: int = 0, **kwargs: Any) -> None:
+        super().__init__(space, **kwargs)
+        self.file, self.start, self.given = str(file), int(start), 0
+        self._params: list[dict[str, Any]] | None = None
+
+    def _all(self) -> list[dict[str, Any]]:
+        if self._params is None:
+            self._params = json.loads(Path(self.file).read_text())
+        return self._params
+
+    def _propose(self, n: int) -> list[Proposal]:
+        first = self.start + self.given
+        chosen = self._all()[first : first + n]
+        self.given += len(chosen)
+        return [Proposal(dict(p)) for p in chosen]
+
+    def _exhausted(self) -> bool:
+        return self.start + self.given >= len(self._all())
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {"given": self.given}
+
+    def _load_extra_state(self, extra: Mapping[str, Any]) -> None:
+        self.given = int(extra.get("given", 0))

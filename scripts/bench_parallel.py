@@ -272,12 +272,12 @@ def benchmark(
         order = list(variants)
         for r in range(repeats):
             rotated = order[r % len(order) :] + order[: r % len(order)]
-            for name in rotated:
-                run = run_variant(bench, name)
+            for variant in rotated:
+                run = run_variant(bench, variant)
                 run["repeat"] = r
                 runs.append(run)
                 print(
-                    f"repeat {r} {name:<9} wall {run['wall']:7.2f} s "
+                    f"repeat {r} {variant:<9} wall {run['wall']:7.2f} s "
                     f"(process {run['process_wall']:.2f}, outer refit {run['outer_refit']:.2f}) "
                     f"load {run['load_before']:.1f}",
                     flush=True,

@@ -6,7 +6,9 @@ on the fold's training rows (imputation means, SNP preselection, target standard
 by inner CV / REML on those rows only, predict the test rows once and score them with
 :func:`hpsearch.metrics.score_predictions` on the trait's scale. ``scale_markers`` is a network
 input option and is not applied: baselines see the markers in their own coding (GBLUP's
-VanRaden scaling is part of its definition).
+VanRaden scaling is part of its definition). Covariates (``data.covariates``) are encoded on the
+same training rows (:func:`hpsearch.data.covariates.encode_covariates`: one-hot levels, means
+and sds of the training part only) and given to every estimator as fixed effects.
 
 The table goes to ``baselines.json`` + ``baselines.md`` in a run directory first; MLflow
 (one run per method) is a mirror whose failure costs one warning line, never the table.
@@ -57,6 +59,11 @@ class FoldResult:
     chosen: dict[str, Any]
     fit_seconds: float
     predict_seconds: float
+    #: Encoded covariate columns of this fold's training part (empty: none used).
+    covariates: list[str] = field(default_factory=list)
+    #: Fixed-effect estimates by column ("intercept", then covariate columns) when the
+    #: method fits them (ridge, GBLUP, RKHS with covariates).
+    fixed_effects: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return _json_safe(asdict(self))
@@ -78,6 +85,8 @@ class BaselineReport:
     preprocess: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
+    #: Covariates used as fixed effects: {"names": [...], "kinds": [...]}; {} when none.
+    covariates: dict[str, Any] = field(default_factory=dict)
     run_dir: Path | None = None
     mlflow: dict[str, Any] = field(default_factory=dict)
 
@@ -128,6 +137,7 @@ class BaselineReport:
                 "preprocess": self.preprocess,
                 "options": self.options,
                 "data": self.data,
+                "covariates": self.covariates,
                 "folds": self.folds,
                 "results": [r.to_dict() for r in self.results],
                 "summary": self.summary(),
@@ -163,6 +173,7 @@ class BaselineReport:
             f"trait {self.data.get('trait', '?')!r} ({self.task}); {len(self.folds)} outer "
             f"fold(s); metrics on each fold's test lines, trait scale; seed {self.seed}.",
             "",
+            *([self.covariates_line(), ""] if self.covariates else []),
             f"## Mean ± sd over folds ({self.metric} is the experiment's metric)",
             "",
             markdown_table(*self.summary_rows()),
@@ -187,7 +198,35 @@ class BaselineReport:
                 ]
             )
         lines += ["", "## Per fold", "", markdown_table(headers, rows), ""]
+        fixed = [r for r in self.results if r.fixed_effects]
+        if fixed:
+            columns: list[str] = []
+            for row in fixed:
+                columns.extend(k for k in row.fixed_effects if k not in columns)
+            rows = [
+                [row.fold, row.method, *[fmt(row.fixed_effects.get(c), 4) for c in columns]]
+                for row in sorted(fixed, key=lambda r: (_fold_key(r.fold), order.get(r.method, 0)))
+            ]
+            lines += [
+                "## Fixed effects (trait scale; intercept at the covariates' training means)",
+                "",
+                markdown_table(["fold", "method", *columns], rows),
+                "",
+            ]
         return "\n".join(lines)
+
+    def covariates_line(self) -> str:
+        """One sentence naming the covariates and how the methods used them."""
+        names, kinds = self.covariates.get("names", []), self.covariates.get("kinds", [])
+        listed = ", ".join(f"{name} ({kind})" for name, kind in zip(names, kinds, strict=False))
+        how = (
+            "ridge: unpenalised; GBLUP, RKHS: GLS in the mixed model; rf: extra features"
+            if self.task == "regression"
+            else "ridge (L2 logistic), rf: extra feature columns"
+        )
+        return (
+            f"Covariates as fixed effects: {listed}; encoded on each fold's training lines ({how})."
+        )
 
 
 def _fold_key(name: str) -> tuple[int, str]:
@@ -244,10 +283,12 @@ def design_matrix(pre: Preprocessor, x: np.ndarray) -> np.ndarray:
     return block
 
 
-def _class_scores(model: Any, x: np.ndarray, task: str, n_classes: int) -> np.ndarray:
+def _class_scores(
+    model: Any, x: np.ndarray, task: str, n_classes: int, **covariates: Any
+) -> np.ndarray:
     """Probabilities for class codes 0..k-1 (binary: of class 1), classes unseen in training
-    getting 0."""
-    proba = np.asarray(model.predict_proba(x), dtype=np.float64)
+    getting 0. ``covariates``: the ``covariates=`` keyword of ``predict_proba``, if any."""
+    proba = np.asarray(model.predict_proba(x, **covariates), dtype=np.float64)
     full = np.zeros((x.shape[0], n_classes))
     full[:, np.asarray(model.classes_, dtype=np.int64)] = proba
     return full[:, 1] if task == "binary" else full
@@ -267,10 +308,13 @@ def evaluate_split(
     """Fit ``method`` on ``split.train`` (preprocessing included) and score ``split.valid``.
 
     ``n_jobs`` is the CPU threads the estimator may use: random-forest workers and BLAS
-    threads (-1 or None: no limit).
+    threads (-1 or None: no limit). The data set's covariates, encoded on ``split.train``
+    only, reach the estimator's ``fit``/``predict`` as ``covariates=``; without covariates
+    (or with zero encoded columns) the keyword is not passed at all.
     """
     from threadpoolctl import threadpool_limits
 
+    from hpsearch.data.covariates import encode_covariates
     from hpsearch.data.preprocess import Preprocessor
     from hpsearch.metrics import score_predictions
 
@@ -279,16 +323,20 @@ def evaluate_split(
     pre = Preprocessor(preprocess, data.task).fit(data.genotypes[train], data.target[train])
     x_train = design_matrix(pre, data.genotypes[train])
     x_test = design_matrix(pre, data.genotypes[test])
+    encoder, (cov_train, cov_test) = encode_covariates(data, train, test)
+    features = list(encoder.feature_names_) if encoder is not None else []
+    fit_kw: dict[str, Any] = {"covariates": cov_train} if features else {}
+    test_kw: dict[str, Any] = {"covariates": cov_test} if features else {}
     limit = None if n_jobs is None or n_jobs < 1 else int(n_jobs)
     with threadpool_limits(limits=limit, user_api="blas"):  # BLAS threads = n_jobs
         started = time.perf_counter()
-        estimator.fit(x_train, pre.transform_target(data.target[train]))
+        estimator.fit(x_train, pre.transform_target(data.target[train]), **fit_kw)
         fitted = time.perf_counter()
         if data.task == "regression":
-            pred = pre.inverse_target(estimator.predict(x_test))
+            pred = pre.inverse_target(estimator.predict(x_test, **test_kw))
         else:
             n_classes = len(data.classes) if data.classes else int(data.target.max()) + 1
-            pred = _class_scores(estimator, x_test, data.task, max(n_classes, 2))
+            pred = _class_scores(estimator, x_test, data.task, max(n_classes, 2), **test_kw)
         predicted = time.perf_counter()
     return FoldResult(
         method=method.name,
@@ -300,7 +348,24 @@ def evaluate_split(
         chosen=dict(estimator.chosen_),
         fit_seconds=fitted - started,
         predict_seconds=predicted - fitted,
+        covariates=features,
+        fixed_effects=fixed_effect_estimates(estimator, features, pre),
     )
+
+
+def fixed_effect_estimates(
+    estimator: Any, features: Sequence[str], pre: Preprocessor
+) -> dict[str, float]:
+    """The estimator's fixed effects b by name ("intercept", then the encoded covariate
+    columns), on the trait's scale; {} when it fitted none."""
+    effects = getattr(estimator, "fixed_effects_", None)
+    if effects is None or len(effects) != 1 + len(features):
+        return {}
+    values = np.asarray(effects, dtype=np.float64)
+    zero = float(np.asarray(pre.inverse_target(np.zeros(1))).reshape(-1)[0])
+    scale = float(np.asarray(pre.inverse_target(np.ones(1))).reshape(-1)[0]) - zero
+    values = np.concatenate([[zero + scale * values[0]], scale * values[1:]])
+    return {name: float(v) for name, v in zip(["intercept", *features], values, strict=True)}
 
 
 # -- all methods on all folds ------------------------------------------------------------------
@@ -410,6 +475,11 @@ def run_baselines(
         preprocess={k: getattr(pre_options, k) for k in asdict(pre_options)},
         options=options,
         data=data.summary(),
+        covariates=(
+            {"names": list(data.covariate_names), "kinds": list(data.covariate_kinds or [])}
+            if data.covariates is not None and data.covariate_names
+            else {}
+        ),
     )
     folder = _open_run_dir(prepared, run_dir)
     report.run_dir = folder.path
@@ -535,6 +605,7 @@ def method_payload(report: BaselineReport, method: str) -> Any:
         "task": report.task,
         "n_folds": len(rows),
         "seed": report.seed,
+        "covariates": ",".join(report.covariates.get("names", [])) or "none",
     }
     params.update(flatten(report.preprocess, "preprocess."))
     params.update(flatten(report.options.get(method) or {}, "options."))

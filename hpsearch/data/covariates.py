@@ -8,8 +8,9 @@ encoder is fitted per split: :class:`CovariateEncoder`. ``GenomicData.covariates
 raw values (object array, lines × covariates) aligned with the genotype rows.
 
 How models use the encoded (lines × features) float32 matrix: networks take it as a second
-input concatenated after the marker block (see :func:`with_covariates`); linear baselines
-append it to the marker columns as unpenalised-or-ridge fixed effects.
+Keras input joined to the last hidden layer, right before the output (see
+:func:`with_covariates`); ridge, GBLUP and RKHS fit it as unpenalised fixed effects (GLS in the
+mixed model); random forests and logistic regressions get it as extra feature columns.
 """
 
 from __future__ import annotations

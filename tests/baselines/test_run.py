@@ -140,6 +140,8 @@ def test_command_writes_the_table_and_one_mlflow_run_per_method(
     (run_dir,) = (config.parent / "runs").iterdir()
     assert {"baselines.json", "baselines.md", "config.yaml"} <= {p.name for p in run_dir.iterdir()}
     saved = json.loads((run_dir / "baselines.json").read_text())
+    assert saved["covariates"] == {}  # no data.covariates: every method on the markers only
+    assert all(r["covariates"] == [] and r["fixed_effects"] == {} for r in saved["results"])
     client = MlflowClient(tracking_uri=f"sqlite:///{config.parent / 'mlflow.db'}")
     found = client.get_experiment_by_name("sim-baselines")
     runs = client.search_runs([found.experiment_id])
@@ -149,6 +151,7 @@ def test_command_writes_the_table_and_one_mlflow_run_per_method(
         method = run.data.tags["hpsearch.baseline"]
         assert run.info.status == "FINISHED"
         assert run.info.run_id == saved["mlflow"]["runs"][method]
+        assert run.data.params["covariates"] == "none"
         mean = saved["summary"][method]["pearson_r"]["mean"]
         assert run.data.metrics["mean_outer_pearson_r"] == pytest.approx(mean)
         assert "fold2_outer_pearson_r" in run.data.metrics

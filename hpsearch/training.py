@@ -2,9 +2,15 @@
 
 Plain Python, no Ray and no MLflow: executors call :func:`fit_and_score` for each trial and
 :func:`fit_final` once for the outer test after the search. Preprocessing (target scaling,
-marker scaling, SNP preselection) is fitted on each split's training rows only, so the rows
-held out from a split (and the outer test rows, which no inner split contains) never shape
-the model, its early stopping or its score.
+marker scaling, SNP preselection, covariate encoding) is fitted on each split's training rows
+only, so the rows held out from a split (and the outer test rows, which no inner split
+contains) never shape the model, its early stopping or its score. Genotypes are read through
+row indices (``Preprocessor.fit/transform(..., rows=)``), never sliced whole: a large int8
+memory map is turned into float32 only for the selected columns of the rows in use.
+
+With covariates (``data.covariates``), each split's encoded covariate matrix is the model's
+second input: the builder gets ``n_covariates=k`` and the model is fed ``[markers,
+covariates]`` in fitting, validation loss and prediction alike.
 
 A trial's failure (divergence, constant predictions, a bad parameter value, any Keras error)
 is *returned* as a failed :class:`TrialResult` with a one-line reason; exceptions raised by
@@ -37,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hpsearch.data.covariates import encode_covariates, with_covariates
 from hpsearch.data.dataset import FoldPlan, GenomicData, Split
 from hpsearch.data.preprocess import PreprocessOptions, Preprocessor
 from hpsearch.errors import ConfigError, TrialFailed
@@ -48,6 +55,8 @@ if TYPE_CHECKING:
     import keras
 
 Report = Callable[[int, dict[str, float]], None]
+#: A model's input: the marker array, or ``[markers, covariates]`` for a two-input model.
+ModelInput = np.ndarray | list[np.ndarray]
 
 #: Rows per forward pass when predicting (one pass for the data sizes of genomic prediction).
 PREDICT_BATCH = 4096
@@ -180,6 +189,21 @@ class _Fold:
     y_valid_fit: np.ndarray | None  # the loss's scale, for validation loss
     preprocessor: Preprocessor
     n_markers: int
+    c_train: np.ndarray | None = None  # encoded covariates (None: the data has none)
+    c_valid: np.ndarray | None = None
+
+    @property
+    def n_covariates(self) -> int:
+        """Encoded covariate columns (0: a markers-only model)."""
+        return 0 if self.c_train is None else int(self.c_train.shape[1])
+
+    @property
+    def train_input(self) -> ModelInput:
+        return with_covariates(self.x_train, self.c_train if self.n_covariates else None)
+
+    @property
+    def valid_input(self) -> ModelInput:
+        return with_covariates(self.x_valid, self.c_valid if self.n_covariates else None)
 
 
 @dataclass
@@ -223,12 +247,14 @@ def _prepare(
     rank: int,
     valid_targets: bool,
 ) -> _Fold:
-    """Fit preprocessing on ``split.train`` only and transform both parts."""
+    """Fit preprocessing and the covariate encoding on ``split.train`` only; transform both
+    parts. The genotypes are read by row index (no row copy of the whole matrix)."""
     train = np.asarray(split.train)
     valid = np.asarray(split.valid)
-    pre = Preprocessor(options, data.task).fit(data.genotypes[train], data.target[train])
-    x_train = np.asarray(pre.transform(data.genotypes[train]), dtype=np.float32)
-    x_valid = np.asarray(pre.transform(data.genotypes[valid]), dtype=np.float32)
+    genotypes = data.genotypes
+    pre = Preprocessor(options, data.task).fit(genotypes, data.target[train], rows=train)
+    x_train = np.asarray(pre.transform(genotypes, rows=train), dtype=np.float32)
+    x_valid = np.asarray(pre.transform(genotypes, rows=valid), dtype=np.float32)
     if not (np.isfinite(x_train).all() and np.isfinite(x_valid).all()):
         raise ValueError("genotypes still hold missing or infinite values after preprocessing")
     n_markers = int(x_train.shape[1])
@@ -238,14 +264,25 @@ def _prepare(
     y_train = _encode_target(data.target[train], data.task, data.n_outputs, pre)
     y_valid = np.asarray(data.target[valid])
     y_fit = _encode_target(y_valid, data.task, data.n_outputs, pre) if valid_targets else None
-    return _Fold(x_train, y_train, x_valid, y_valid, y_fit, pre, n_markers)
+    _, (c_train, c_valid) = encode_covariates(data, train, valid)
+    return _Fold(x_train, y_train, x_valid, y_valid, y_fit, pre, n_markers, c_train, c_valid)
 
 
 def _batches(n: int) -> list[slice]:
     return [slice(i, min(n, i + PREDICT_BATCH)) for i in range(0, n, PREDICT_BATCH)]
 
 
-def _predict(model: keras.Model, x: np.ndarray) -> np.ndarray:
+def _n_rows(x: Any) -> int:
+    """Rows of a model input (an array or tensor, or a list of them)."""
+    return int((x[0] if isinstance(x, list) else x).shape[0])
+
+
+def _rows(x: Any, rows: slice) -> Any:
+    """The same rows of every part of a model input."""
+    return [part[rows] for part in x] if isinstance(x, list) else x[rows]
+
+
+def _predict(model: keras.Model, x: ModelInput) -> np.ndarray:
     """Forward passes with ``training=False``, in large batches.
 
     Calling the model directly avoids building and tracing ``predict``'s graph function for
@@ -253,7 +290,9 @@ def _predict(model: keras.Model, x: np.ndarray) -> np.ndarray:
     the wheat data, with identical outputs.
     """
     keras = _keras()
-    parts = [keras.ops.convert_to_numpy(model(x[b], training=False)) for b in _batches(len(x))]
+    parts = [
+        keras.ops.convert_to_numpy(model(_rows(x, b), training=False)) for b in _batches(_n_rows(x))
+    ]
     return np.concatenate(parts, axis=0).astype(np.float64)
 
 
@@ -269,7 +308,7 @@ def _to_original(pred: np.ndarray, task: str, pre: Preprocessor) -> np.ndarray:
 def _monitor(
     state: _EpochState,
     *,
-    valid: tuple[np.ndarray, np.ndarray] | None,
+    valid: tuple[ModelInput, np.ndarray] | None,
     patience: int | None,
     min_delta: float,
 ) -> keras.callbacks.Callback:
@@ -289,9 +328,13 @@ def _monitor(
     """
     keras = _keras()
     if valid is not None:
-        x_valid = keras.ops.convert_to_tensor(valid[0])
+        x_valid = (
+            [keras.ops.convert_to_tensor(part) for part in valid[0]]
+            if isinstance(valid[0], list)
+            else keras.ops.convert_to_tensor(valid[0])
+        )
         y_valid = keras.ops.convert_to_tensor(valid[1])
-        n_valid = int(valid[0].shape[0])
+        n_valid = _n_rows(valid[0])
 
     class Monitor(keras.callbacks.Callback):
         best_weights: list[np.ndarray] | None = None
@@ -299,7 +342,7 @@ def _monitor(
         def _val_loss(self) -> float:
             total = 0.0
             for b in _batches(n_valid):
-                x, y = x_valid[b], y_valid[b]
+                x, y = _rows(x_valid, b), y_valid[b]
                 pred = self.model(x, training=False)
                 loss = self.model.compute_loss(x=x, y=y, y_pred=pred, training=False)
                 total += float(keras.ops.convert_to_numpy(loss)) * (b.stop - b.start)
@@ -341,18 +384,40 @@ def _monitor(
 
 
 def _build(builder: Any, params: dict[str, Any], fold: _Fold, data: GenomicData) -> keras.Model:
+    """The builder's compiled model; ``n_covariates`` is passed only when there are some."""
+    from hpsearch.models import accepts_covariates, covariates_error
+
     keras = _keras()
+    extra: dict[str, int] = {}
+    if fold.n_covariates:
+        if not accepts_covariates(builder):
+            raise covariates_error(builder, data.covariate_names or ())
+        extra["n_covariates"] = fold.n_covariates
     model = builder(
         dict(params),
         input_shape=tuple(fold.x_train.shape[1:]),
         n_outputs=data.n_outputs,
         task=data.task,
+        **extra,
     )
     if not isinstance(model, keras.Model):
         raise TypeError(f"the builder returned {type(model).__name__}, not a keras.Model")
     if not getattr(model, "compiled", True):
         raise TypeError("the builder returned a model that is not compiled")
+    if fold.n_covariates and _n_inputs(model) not in (None, 2):
+        raise TypeError(
+            f"the builder got n_covariates={fold.n_covariates} but returned a model with "
+            f"{_n_inputs(model)} input(s); it needs two: [markers, covariates]"
+        )
     return model
+
+
+def _n_inputs(model: keras.Model) -> int | None:
+    """How many inputs a functional model takes; None when it cannot be told (subclassed)."""
+    try:
+        return len(model.inputs)
+    except Exception:
+        return None
 
 
 def _resolve_rank(builder: Any, input_rank: int | None) -> int:
@@ -473,7 +538,8 @@ def fit_and_score(
     score is the fold mean of ``objective.metric``. ``report(step, {"fold", "loss",
     "val_loss"})`` is called after every epoch, ``step`` counting epochs across folds from 1.
     Folds 2..k train the first fold's model object, set to their own fresh model's initial
-    state (same numbers, no retracing; see :class:`_ModelReuse`).
+    state (same numbers, no retracing; see :class:`_ModelReuse`). Covariates, when the data
+    has them, are encoded per split from its training rows and fed as the second input.
     """
     start = time.perf_counter()
     params = dict(params)
@@ -513,12 +579,12 @@ def fit_and_score(
             assert fold.y_valid_fit is not None
             monitor = _monitor(
                 state,
-                valid=(fold.x_valid, fold.y_valid_fit),
+                valid=(fold.valid_input, fold.y_valid_fit),
                 patience=train.patience,
                 min_delta=train.min_delta,
             )
             model.fit(
-                fold.x_train,
+                fold.train_input,
                 fold.y_train,
                 epochs=train.epochs,
                 batch_size=train.batch_size,
@@ -532,7 +598,7 @@ def fit_and_score(
             if state.diverged is not None:
                 series, value, epoch = state.diverged
                 return failed(f"diverged: {series} became {value} at epoch {epoch} of fold {name}")
-            pred = _to_original(_predict(model, fold.x_valid), data.task, fold.preprocessor)
+            pred = _to_original(_predict(model, fold.valid_input), data.task, fold.preprocessor)
             metrics = score_predictions(data.task, fold.y_valid, pred)
             score = metrics[objective.metric]
             if not math.isfinite(score):
@@ -608,7 +674,7 @@ def fit_final(
     model = _build(builder, params, fold, data)
     state = _EpochState(fold=0, step=0, report=None)
     model.fit(
-        fold.x_train,
+        fold.train_input,
         fold.y_train,
         epochs=epochs,
         batch_size=train.batch_size,
@@ -622,7 +688,7 @@ def fit_final(
         raise TrialFailed(
             f"diverged: {series} became {value} at epoch {epoch} of the refit on {where}"
         )
-    pred = _to_original(_predict(model, fold.x_valid), data.task, fold.preprocessor)
+    pred = _to_original(_predict(model, fold.valid_input), data.task, fold.preprocessor)
     metrics = score_predictions(data.task, fold.y_valid, pred)
     metrics["n_markers_used"] = float(fold.n_markers)
     return metrics, pred

@@ -1,14 +1,19 @@
 """Model builders by name: ``mlp``, ``cnn``, ``lstm`` (Keras 3), or a user's own function.
 
-A builder is ``build(params, *, input_shape, n_outputs, task) -> keras.Model`` returning a
-compiled model. It may carry ``build.input_rank``: 1 when it takes (lines, markers), 2 when
-it takes (lines, markers, 1); the trainer adds the channel axis accordingly (default 1).
+A builder is ``build(params, *, input_shape, n_outputs, task, n_covariates=0) -> keras.Model``
+returning a compiled model. It may carry ``build.input_rank``: 1 when it takes (lines,
+markers), 2 when it takes (lines, markers, 1); the trainer adds the channel axis accordingly
+(default 1). When the data set has covariates (``data.covariates``), the trainer passes
+``n_covariates=k`` (k > 0 encoded covariate columns) and feeds ``[markers, covariates]``: the
+model must then have two inputs in that order. ``n_covariates`` is passed only when k > 0,
+so a builder without the keyword still works on data without covariates.
 The registry entries are lazy: listing names does not import Keras.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import inspect
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hpsearch.errors import ConfigError
@@ -19,10 +24,17 @@ if TYPE_CHECKING:
 
 
 class Builder(Protocol):
-    """What a model builder looks like (``input_rank`` is optional, default 1)."""
+    """What a model builder looks like (``input_rank`` is optional, default 1;
+    ``n_covariates`` is needed only for data with covariates)."""
 
     def __call__(
-        self, params: Mapping[str, Any], *, input_shape: tuple[int, ...], n_outputs: int, task: str
+        self,
+        params: Mapping[str, Any],
+        *,
+        input_shape: tuple[int, ...],
+        n_outputs: int,
+        task: str,
+        n_covariates: int = 0,
     ) -> keras.Model: ...
 
 
@@ -53,4 +65,45 @@ def input_rank(builder: Any) -> int:
     return int(rank)
 
 
-__all__ = ["MODELS", "Builder", "get_builder", "input_rank"]
+def accepts_covariates(builder: Any) -> bool:
+    """Whether ``builder`` can be called with the keyword ``n_covariates`` (named, or
+    ``**kwargs``); True when its signature cannot be read (the call itself will tell)."""
+    try:
+        parameters = inspect.signature(builder).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(
+        p.kind is inspect.Parameter.VAR_KEYWORD
+        or (
+            p.name == "n_covariates"
+            and p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        )
+        for p in parameters
+    )
+
+
+def covariates_error(
+    builder: Any, covariates: Sequence[str], *, source: str | None = None
+) -> ConfigError:
+    """The one-line error for a builder without ``n_covariates`` on data with covariates."""
+    module, name = getattr(builder, "__module__", None), getattr(builder, "__qualname__", None)
+    where = f"{module}:{name}" if module and name else type(builder).__name__
+    return ConfigError.at(  # type: ignore[return-value]
+        source,
+        "model",
+        f"take the keyword n_covariates, since the data has covariates "
+        f"({', '.join(covariates)}) for a second network input",
+        f"<{where}, which does not>",
+        "add `n_covariates: int = 0` and a second keras.Input of that width, "
+        "or drop data.covariates",
+    )
+
+
+__all__ = [
+    "MODELS",
+    "Builder",
+    "accepts_covariates",
+    "covariates_error",
+    "get_builder",
+    "input_rank",
+]

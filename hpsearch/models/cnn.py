@@ -80,14 +80,20 @@ def conv_lengths(
 
 
 def build(
-    params: Mapping[str, Any], *, input_shape: tuple[int, ...], n_outputs: int, task: str
+    params: Mapping[str, Any],
+    *,
+    input_shape: tuple[int, ...],
+    n_outputs: int,
+    task: str,
+    n_covariates: int = 0,
 ) -> keras.Model:
     """A compiled CNN: ``conv_layers`` × [Conv1D(filters, kernel_size, strides) → MaxPool1D
     (pool_size; 1 = none)] → Flatten → ``n_layers`` (>= 0) dense layers → task head.
 
     ``input_shape`` is (markers, 1); (markers,) is accepted and reshaped inside the model.
     ``conv_activation`` defaults to ``activation``; weight penalties (l1, l2) apply to the
-    convolution kernels too.
+    convolution kernels too. ``n_covariates`` > 0 adds a second input ``covariates`` that
+    joins right before the head.
     """
     shape = check_input_shape(input_shape, ranks=(1, 2))
     conv_layers = param_int(params, "conv_layers", 1, low=1)
@@ -121,7 +127,9 @@ def build(
             x = keras.layers.MaxPooling1D(pool_size, name=f"pool{i}")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     x = dense_stack(x, params, min_layers=0)
-    return finish(inputs, x, params, task=task, n_outputs=n_outputs, name="cnn")
+    return finish(
+        inputs, x, params, task=task, n_outputs=n_outputs, name="cnn", n_covariates=n_covariates
+    )
 
 
 #: The trainer feeds (lines, markers, 1): one channel per marker.

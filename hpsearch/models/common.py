@@ -274,13 +274,40 @@ def dense_stack(x: Any, params: Mapping[str, Any], *, min_layers: int) -> Any:
     return x
 
 
+def check_n_covariates(n_covariates: Any) -> int:
+    """``n_covariates`` as a non-negative int (the width of the encoded covariate input)."""
+    if isinstance(n_covariates, bool) or not isinstance(n_covariates, numbers.Integral):
+        raise _bad("n_covariates", "be a non-negative integer", n_covariates)
+    if n_covariates < 0:
+        raise _bad("n_covariates", "be a non-negative integer", n_covariates)
+    return int(n_covariates)
+
+
 def finish(
-    inputs: Any, x: Any, params: Mapping[str, Any], *, task: str, n_outputs: int, name: str
+    inputs: Any,
+    x: Any,
+    params: Mapping[str, Any],
+    *,
+    task: str,
+    n_outputs: int,
+    name: str,
+    n_covariates: int = 0,
 ) -> keras.Model:
-    """Add the task's head to ``x``, make the functional model and compile it."""
+    """Add the task's head to ``x``, make the functional model and compile it.
+
+    With ``n_covariates`` > 0 the model gets a second input ``covariates`` (lines ×
+    n_covariates), concatenated with ``x`` right before the head: the covariates enter the
+    output linearly, as fixed effects next to the learnt marker representation, and the
+    model's inputs become ``[markers, covariates]``. With 0 the model is the markers-only one.
+    """
+    n_covariates = check_n_covariates(n_covariates)
     import keras
 
     head, _ = output_layer_and_loss(task, n_outputs)
+    if n_covariates:
+        covariates = keras.Input(shape=(n_covariates,), name="covariates")
+        x = keras.layers.Concatenate(name="with_covariates")([x, covariates])
+        inputs = [inputs, covariates]
     model = keras.Model(inputs, head(x), name=name)
     return compile_for_task(model, params, task)
 

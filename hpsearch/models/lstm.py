@@ -34,13 +34,19 @@ PARAMETERS: tuple[str, ...] = (
 
 
 def build(
-    params: Mapping[str, Any], *, input_shape: tuple[int, ...], n_outputs: int, task: str
+    params: Mapping[str, Any],
+    *,
+    input_shape: tuple[int, ...],
+    n_outputs: int,
+    task: str,
+    n_covariates: int = 0,
 ) -> keras.Model:
     """A compiled LSTM net: ``lstm_layers`` stacked LSTM(``lstm_units``, dropout
     ``lstm_dropout``) → ``n_layers`` (>= 0) dense layers → task head.
 
     ``input_shape`` is (markers, 1); (markers,) is accepted and reshaped inside the model.
-    Weight penalties (l1, l2) apply to the LSTM input kernels too.
+    Weight penalties (l1, l2) apply to the LSTM input kernels too. ``n_covariates`` > 0 adds
+    a second input ``covariates`` that joins right before the head.
     """
     shape = check_input_shape(input_shape, ranks=(1, 2))
     lstm_layers = param_int(params, "lstm_layers", 1, low=1)
@@ -59,7 +65,9 @@ def build(
             name=f"lstm{i}",
         )(x)
     x = dense_stack(x, params, min_layers=0)
-    return finish(inputs, x, params, task=task, n_outputs=n_outputs, name="lstm")
+    return finish(
+        inputs, x, params, task=task, n_outputs=n_outputs, name="lstm", n_covariates=n_covariates
+    )
 
 
 #: The trainer feeds (lines, markers, 1): one time step per marker.

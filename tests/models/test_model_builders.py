@@ -163,3 +163,67 @@ def test_sequence_specific_errors() -> None:
     with pytest.raises(ConfigError, match="n_layers"):
         build("mlp", {"n_layers": 0})
     assert len(dense_layers(build("lstm", {"n_layers": 0}))) == 1
+
+
+# --------------------------------------------------------------------------- covariates
+
+#: The layers of the SMALL models without covariates (as before covariates existed).
+PLAIN_LAYERS = {
+    "mlp": ["markers", "dense0", "output"],
+    "cnn": ["markers", "conv0", "pool0", "flatten", "dense0", "output"],
+    "lstm": ["markers", "lstm0", "dense0", "output"],
+}
+
+
+def build_with(name: str, n_covariates: int, task: str = "regression", n_outputs: int = 1):
+    keras.backend.clear_session()
+    return get_builder(name)(
+        SMALL,
+        input_shape=SHAPES[name],
+        n_outputs=n_outputs,
+        task=task,
+        n_covariates=n_covariates,
+    )
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn", "lstm"])
+def test_covariates_are_a_second_input_joined_before_the_head(name: str) -> None:
+    model = build_with(name, 3, task="multiclass", n_outputs=3)
+    assert [t.name for t in model.inputs] == ["markers", "covariates"]
+    assert tuple(model.inputs[0].shape[1:]) == SHAPES[name]
+    assert tuple(model.inputs[1].shape[1:]) == (3,)
+    names = [layer.name for layer in model.layers]
+    assert names[-2:] == ["with_covariates", "output"]
+    assert isinstance(model.get_layer("with_covariates"), keras.layers.Concatenate)
+    # the head sees the last hidden layer's 8 units plus the 3 covariate columns
+    assert tuple(model.get_layer("output").kernel.shape) == (8 + 3, 3)
+    assert model.loss == "categorical_crossentropy"
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 2, size=(4, *SHAPES[name])).astype("float32")
+    c = np.eye(3, dtype="float32")[[0, 1, 2, 0]]
+    out = keras.ops.convert_to_numpy(model([x, c], training=False))
+    assert out.shape == (4, 3)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
+    # the same markers with another environment give another output
+    other = keras.ops.convert_to_numpy(model([x, c[[1, 2, 0, 1]]], training=False))
+    assert not np.allclose(out, other)
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn", "lstm"])
+def test_no_covariates_leaves_the_model_as_it_was(name: str) -> None:
+    keras.utils.set_random_seed(0)
+    default = build(name)
+    keras.utils.set_random_seed(0)
+    zero = build_with(name, 0)
+    for model in (default, zero):
+        assert [layer.name for layer in model.layers] == PLAIN_LAYERS[name]
+        assert len(model.inputs) == 1 and model.inputs[0].name == "markers"
+    assert default.count_params() == zero.count_params()
+    for a, b in zip(default.get_weights(), zero.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "3"])
+def test_bad_n_covariates_is_a_config_error(bad: object) -> None:
+    with pytest.raises(ConfigError, match="n_covariates: must be a non-negative integer"):
+        build_with("mlp", bad)  # type: ignore[arg-type]

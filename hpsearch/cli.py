@@ -139,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from hpsearch.config import load_config
-    from hpsearch.runner.experiment import prepare
+    from hpsearch.runner.experiment import prepare_starting_ray
 
     overrides = {
         "trials": args.trials, "strategy": args.strategy, "seed": args.seed,
@@ -149,7 +149,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides)
     if args.params is not None:
         _given_configurations(config, args)
-    prepared = prepare(config)
+    prepared = prepare_starting_ray(config)
     return _search(prepared, None, quiet=args.quiet)
 
 
@@ -168,7 +168,7 @@ def _given_configurations(config: Any, args: argparse.Namespace) -> None:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from hpsearch.runner.experiment import load_run_config, prepare
+    from hpsearch.runner.experiment import load_run_config, prepare_starting_ray
     from hpsearch.runner.rundir import RunDir
 
     run_dir = RunDir.open(args.run_dir)
@@ -177,7 +177,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if is_refine_run(run_dir):  # its centres live in the run folder, not in config.yaml
         return resume_refine(run_dir, quiet=args.quiet)
     config, space = load_run_config(run_dir)
-    prepared = prepare(config, space=space)
+    prepared = prepare_starting_ray(config, space)
     return _search(prepared, run_dir, quiet=args.quiet)
 
 
@@ -210,6 +210,7 @@ def _search(prepared: Any, run_dir: Any, *, quiet: bool) -> int:
             experiment=prepared.config.tracking.experiment,
             warn=lambda text: console.print(text, markup=False, highlight=False),
         )
+        tracker.warm_up()  # MLflow's import and store set-up overlap Ray's start
         observers.append(tracker)
     outcome = run_experiment(prepared, run_dir=run_dir, observers=observers)
     print_summary(outcome.summary, outcome.run_dir.path)

@@ -133,12 +133,14 @@ def write_experiment(
     return dest
 
 
-def load_prepared(config_path: Path) -> Prepared:
-    """Config checked, data loaded, outer and inner folds made (what ``hpsearch validate`` does)."""
+def load_prepared(config_path: Path, *, start_ray: bool = False) -> Prepared:
+    """Config checked, data loaded, outer and inner folds made (what ``hpsearch validate`` does);
+    with ``start_ray``, Ray starts meanwhile when the config uses it, as in ``hpsearch run``."""
     from hpsearch.config import load_config
-    from hpsearch.runner.experiment import prepare
+    from hpsearch.runner.experiment import prepare, prepare_starting_ray
 
-    return prepare(load_config(config_path))
+    config = load_config(config_path)
+    return prepare_starting_ray(config) if start_ray else prepare(config)
 
 
 def sample_suggestions(prepared: Prepared, n: int) -> list[Suggestion]:
@@ -262,6 +264,7 @@ def run_hpsearch(
             uri=prepared.config.tracking.uri,
             experiment=prepared.config.tracking.experiment,
         )
+        tracker.warm_up()  # as `hpsearch run` does
         observers.append(tracker)
     outcome = run_experiment(prepared, run_dir=run_dir, executor=executor, observers=observers)
     wall = time.perf_counter() - started

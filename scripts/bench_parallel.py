@@ -162,7 +162,7 @@ def run_hpsearch_variant(bench: Bench, kind: str) -> dict[str, Any]:
     """(c)/in-process: ``run_experiment`` on the variant's config, checked against the list."""
     config = Path(bench.configs[kind])
     started = time.perf_counter()
-    prepared = bc.load_prepared(config)
+    prepared = bc.load_prepared(config, start_ray=True)
     suggestions = bc.sample_suggestions(prepared, bench.trials)
     out = bc.run_hpsearch(prepared, suggestions=suggestions)
     out["prepare"] = time.perf_counter() - started - out["wall"]

@@ -34,7 +34,6 @@ import math
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,7 @@ from hpsearch.data.dataset import GenomicData
 from hpsearch.errors import ConfigError
 from hpsearch.runner.context import ReportFn, TrialContext
 from hpsearch.runner.executors import AskHandler, ResultHandler
+from hpsearch.runner.ray_start import cancel_early, init_ray, shutdown_ray
 from hpsearch.strategies import Strategy
 from hpsearch.trial import Suggestion, TrialResult, TrialStatus
 
@@ -470,45 +470,6 @@ def _error_text(trial: Any) -> str:
 # --------------------------------------------------------------------------- the executor
 
 
-def _check_reachable(address: str) -> None:
-    """Fail fast on a ``host:port`` nobody listens at (``ray.init`` would retry for minutes)."""
-    if address == "auto" or "://" in address:
-        return  # Ray finds the cluster itself / a Ray Client address
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        raise ConfigError.at(
-            None, "execution.address", "be HOST:PORT of a Ray head node (or 'auto')", address
-        )
-    try:
-        socket.create_connection((host, int(port)), timeout=10).close()
-    except OSError as exc:
-        raise ConfigError.at(
-            None,
-            "execution.address",
-            "name a running Ray cluster (start one with 'ray start --head')",
-            address,
-            f"cannot connect: {exc}",
-        ) from None
-
-
-def _local_only_env() -> None:
-    """Environment for a private local Ray, set before Ray is imported (unless the user did).
-
-    - ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``: Ray replaces a node address of 127.0.0.1 by
-      the machine's routable address and binds its gRPC servers to every interface; with
-      this switch (read once, when Ray is imported) the node's address is the loopback and
-      every listener binds to 127.0.0.1 only (checked with ``ss -ltn``). It also means this
-      process cannot serve as a node of a multi-machine cluster, which a local Ray is not.
-    - ``RAY_AUTH_MODE=disabled``: Ray 2.60 turns token authentication on by default, logs a
-      warning on every start and writes ``~/.ray/auth_token``; a cluster private to this
-      process and reachable on 127.0.0.1 only does not need it. A joined cluster keeps
-      whatever mode its owner chose (the driver must match it to connect), so neither is set
-      for ``execution.address``.
-    """
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-
-
 #: Environment for the duration of ``Tuner.fit``:
 #: - ``RAY_AIR_NEW_OUTPUT=0``: Tune's newer output engine prints an experiment box even at
 #:   ``verbose=0``; the legacy engine honours ``verbose=0``.
@@ -596,49 +557,14 @@ class RayExecutor:
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> RayExecutor:
-        """Start or join Ray now (otherwise the first stage does); idempotent."""
+        """Start or join Ray now (otherwise the first stage does); idempotent.
+
+        Finishes an early start (:func:`hpsearch.runner.ray_start.start_early`) if one is
+        under way, and owns that connection as if it had made it.
+        """
         if self._started:
             return self
-        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-        address = self.execution.address
-        if address:
-            _check_reachable(address)
-        else:
-            _local_only_env()
-        import ray
-
-        if ray.is_initialized():
-            self._started = True
-            return self
-        quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
-        if address:
-            try:
-                ray.init(address=address, **quiet)
-                self._initialised_here = True
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise ConfigError.at(
-                    None,
-                    "execution.address",
-                    "name a running Ray cluster (start one with 'ray start --head')",
-                    address,
-                    " ".join(str(exc).split())[:200],
-                ) from None
-        else:
-            ray.init(
-                address="local",  # never a cluster some earlier `ray start` left behind
-                num_cpus=os.cpu_count() or 1,
-                include_dashboard=False,
-                _node_ip_address="127.0.0.1",
-                **quiet,
-            )
-            self._initialised_here = True
-            node_ip = ray.util.get_node_ip_address()
-            if node_ip != "127.0.0.1":
-                log.warning(
-                    "Ray was imported before hpsearch started it, so its local cluster "
-                    "listens on %s, not only on 127.0.0.1",
-                    node_ip,
-                )
+        self._initialised_here = init_ray(self.execution)
         self._started = True
         return self
 
@@ -647,10 +573,10 @@ class RayExecutor:
         joined cluster keeps running (a driver left connected would be terminated by Ray when
         the user later stops that cluster)."""
         if self._initialised_here:
-            import ray
-
-            ray.shutdown()
+            shutdown_ray()
             self._initialised_here = False
+        elif not self._started:
+            cancel_early()  # started early for a search that ran no stage here
         self._started = False
         self._cached = self._data = None
         if self._temp_storage is not None:

@@ -23,6 +23,7 @@ import math
 import os
 import re
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -466,6 +467,7 @@ class MlflowTracker:
         self._client: Any = None
         self._experiment_id: str | None = None
         self._folds: dict[str, _Fold] = {}
+        self._warming: threading.Thread | None = None
 
     @classmethod
     def from_run_dir(
@@ -518,6 +520,30 @@ class MlflowTracker:
             hpsearch_version=__version__,
             warn=warn,
         )
+
+    def warm_up(self) -> None:
+        """Import MLflow, open the store and find the experiment in a background thread.
+
+        ``import mlflow`` and a new sqlite store's table creation take 2-4 s; started right
+        after the tracker is made, they overlap Ray's start-up instead of delaying the first
+        trial. The first MLflow call waits for the thread; whatever went wrong there is not
+        reported from the thread but met again (and reported) by that first call.
+        """
+        if self._warming is not None or self._experiment_id is not None:
+            return
+
+        def work() -> None:
+            with contextlib.suppress(Exception), call_env():
+                self._experiment()
+
+        self._warming = threading.Thread(target=work, name="hpsearch-mlflow-warm-up", daemon=True)
+        self._warming.start()
+
+    def _wait_for_warm_up(self) -> None:
+        warming = self._warming
+        if warming is not None and warming is not threading.current_thread():
+            warming.join()
+            self._warming = None
 
     # -- observer methods: never raise ----------------------------------------------------
 
@@ -629,6 +655,7 @@ class MlflowTracker:
 
     @property
     def client(self) -> Any:
+        self._wait_for_warm_up()
         if self._client is None:
             from mlflow import MlflowClient
 
@@ -638,6 +665,7 @@ class MlflowTracker:
 
     def _experiment(self) -> str:
         """Get-or-create the experiment once; a concurrent creator's win is taken as ours."""
+        self._wait_for_warm_up()
         if self._experiment_id is not None:
             return self._experiment_id
         client = self.client

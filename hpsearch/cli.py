@@ -195,6 +195,8 @@ def _search(prepared: Any, run_dir: Any, *, quiet: bool) -> int:
         f"optimising {prepared.objective.metric} on {len(prepared.plans[0].inner)} inner splits",
         soft_wrap=True,
     )
+    if prepared.load_report.get("dropped_lines"):
+        console.print(_dropped_text(prepared.load_report), soft_wrap=True, highlight=False)
     reporter = ProgressReporter(prepared.objective.metric, console=console, quiet=quiet)
     observers: list[Any] = [reporter]
     run_dir = run_dir or start_run_dir(prepared)
@@ -256,6 +258,19 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return serve_ui(uri, host=args.host, port=args.port)
 
 
+def _dropped_text(report: dict[str, Any]) -> str:
+    """How many lines the loading left out, and why (the run directory lists them all)."""
+    counts = [
+        (report.get("genotype_lines_without_phenotype_row", 0), "genotyped, no phenotype row"),
+        (report.get("phenotype_lines_without_genotypes", 0), "phenotype row, no genotypes"),
+        (report.get("dropped_missing_trait", 0), "for a missing trait value"),
+    ]
+    parts = [f"{n} {why}" for n, why in counts if n]
+    if not parts:
+        return "no line dropped"
+    return "lines dropped: " + ", ".join(parts) + " (all named in the run's dropped_lines.tsv)"
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from hpsearch.config import load_config
     from hpsearch.runner.experiment import prepare
@@ -265,8 +280,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(f"{args.config}: OK")
     print(
         f"  data      {data.n_lines} lines × {data.n_markers} markers; trait {data.trait!r} "
-        f"({data.task}); {prepared.load_report.get('dropped_missing_trait', 0)} lines dropped "
-        "for a missing value"
+        f"({data.task}); {_dropped_text(prepared.load_report)}"
     )
     print(f"  space     {config.space} ({len(prepared.space)} parameters)")
     print(

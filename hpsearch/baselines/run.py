@@ -526,6 +526,7 @@ def run_baselines(
 
 
 def _open_run_dir(prepared: Prepared, run_dir: RunDir | str | Path | None) -> RunDir:
+    from hpsearch.runner.experiment import write_data_files
     from hpsearch.runner.rundir import RunDir
 
     config = prepared.config
@@ -536,8 +537,7 @@ def _open_run_dir(prepared: Prepared, run_dir: RunDir | str | Path | None) -> Ru
         folder.path.mkdir(parents=True, exist_ok=True)
     if not folder.config_path.exists():  # never overwrite a network run's config
         folder.write_config(config.to_dict(), prepared.space.to_yaml())
-        data = {"summary": prepared.data.summary(), "load_report": prepared.load_report}
-        folder.write_json("data.json", _json_safe(data))
+        write_data_files(folder, prepared)
     return folder
 
 

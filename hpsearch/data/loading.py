@@ -63,6 +63,11 @@ IID_NAMES: frozenset[str] = frozenset({"iid", "#iid", "id", "line_id", "sample_i
 #: Header names of a PLINK family-ID column (dropped when an IID column holds the IDs).
 FID_NAMES: frozenset[str] = frozenset({"fid", "#fid"})
 _EXAMPLES = 5
+#: The load report's key holding every dropped line as [line ID, reason].
+DROPPED_LINES_KEY = "dropped_lines"
+DROP_NO_PHENOTYPE = "genotyped, no phenotype row"
+DROP_NO_GENOTYPES = "phenotype row, no genotypes"
+DROP_MISSING_TRAIT = "trait value missing"
 _TAKE_CELLS = 16_000_000
 
 
@@ -378,6 +383,20 @@ def _examples(values: list[str]) -> list[str]:
     return values[:_EXAMPLES]
 
 
+def _line_ids(
+    geno_ids: list[str] | None,
+    pheno_ids: list[str] | None,
+    geno_rows: np.ndarray,
+    pheno_rows: np.ndarray,
+) -> list[str]:
+    """Names of these lines: genotype IDs, else phenotype IDs, else 1-based genotype rows."""
+    if geno_ids is not None:
+        return [geno_ids[r] for r in geno_rows]
+    if pheno_ids is not None:
+        return [pheno_ids[r] for r in pheno_rows]
+    return [f"row{r + 1}" for r in geno_rows]
+
+
 def load_dataset(
     *,
     genotypes: str | Path,
@@ -439,6 +458,7 @@ def load_dataset(
     )
     column = select_trait(table, trait, source=pheno_path)
     kept = column.kept[pheno_rows]
+    missing_trait_ids = _line_ids(geno.line_ids, pheno_ids, geno_rows[~kept], pheno_rows[~kept])
     if not kept.any():
         raise DataError.at(
             pheno_path,
@@ -541,14 +561,21 @@ def load_dataset(
         "marker_order": marker_order_kind,
         "marker_map": map_source[0],
     }
+    dropped: list[tuple[str, str]] = [(line, DROP_MISSING_TRAIT) for line in missing_trait_ids]
     if matched_by == "id" and geno.line_ids is not None and pheno_ids is not None:
         geno_set, pheno_set = set(geno.line_ids), set(pheno_ids)
-        report["genotype_ids_without_phenotype_row"] = _examples(
-            [line for line in geno.line_ids if line not in pheno_set]
+        no_pheno = [line for line in geno.line_ids if line not in pheno_set]
+        no_geno = [line for line in pheno_ids if line not in geno_set]
+        report["genotype_ids_without_phenotype_row"] = _examples(no_pheno)
+        report["phenotype_ids_without_genotypes"] = _examples(no_geno)
+        dropped = (
+            [(line, DROP_NO_PHENOTYPE) for line in no_pheno]
+            + [(line, DROP_NO_GENOTYPES) for line in no_geno]
+            + dropped
         )
-        report["phenotype_ids_without_genotypes"] = _examples(
-            [line for line in pheno_ids if line not in geno_set]
-        )
+    report["dropped_missing_trait_ids"] = _examples(missing_trait_ids)
+    #: Every dropped line with its reason (the run directory writes it as dropped_lines.tsv).
+    report[DROPPED_LINES_KEY] = [list(pair) for pair in dropped]
     if cov_names:
         report["covariates"] = _covariate_report(raw_covariates, cov_names, cov_kinds)
     if classes is not None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from hpsearch.config import ExperimentConfig, parse_config, read_yaml
 from hpsearch.data.dataset import FoldPlan, GenomicData
+from hpsearch.data.loading import DROPPED_LINES_KEY
 from hpsearch.errors import ConfigError
 from hpsearch.runner.context import TrialContext
 from hpsearch.runner.executors import Executor, InProcessExecutor
@@ -19,6 +20,9 @@ from hpsearch.runner.rundir import RunDir
 from hpsearch.runner.search import FoldOutcome, FoldSearch, SearchObserver, deadline_from
 from hpsearch.space import Space, load_space
 from hpsearch.trial import Objective
+
+#: The run directory's list of every line the data loading left out, with the reason.
+DROPPED_LINES_FILE = "dropped_lines.tsv"
 
 
 @dataclass
@@ -182,9 +186,21 @@ def start_run_dir(prepared: Prepared) -> RunDir:
         uri = mask_credentials(resolved["tracking"]["uri"])
         resolved["tracking"]["uri"] = uri.replace("://***@", "://", 1)
     run_dir.write_config(resolved, prepared.space.to_yaml())
-    data = {"summary": prepared.data.summary(), "load_report": prepared.load_report}
-    run_dir.write_json("data.json", data)
+    write_data_files(run_dir, prepared)
     return run_dir
+
+
+def write_data_files(run_dir: RunDir, prepared: Prepared) -> None:
+    """``data.json`` (data summary and load report) and, when lines were left out,
+    ``dropped_lines.tsv`` naming every one with its reason (the report keeps 5 examples)."""
+    report = dict(prepared.load_report)
+    dropped = report.pop(DROPPED_LINES_KEY, None) or []
+    report["dropped_lines_file"] = DROPPED_LINES_FILE if dropped else None
+    data = {"summary": prepared.data.summary(), "load_report": report}
+    run_dir.write_json("data.json", data)
+    if dropped:  # every line left out, by name: the breeder's check that nobody went missing
+        rows = "".join(f"{line}\t{reason}\n" for line, reason in dropped)
+        (run_dir.path / DROPPED_LINES_FILE).write_text("line_id\treason\n" + rows)
 
 
 def run_experiment(

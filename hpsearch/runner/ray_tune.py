@@ -43,6 +43,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
+
 from hpsearch.config import ExecutionConfig
 from hpsearch.data.dataset import GenomicData
 from hpsearch.errors import ConfigError
@@ -68,6 +70,10 @@ ASHA_METRIC = EPOCH_PREFIX + "val_loss"
 ASHA_GRACE_PERIOD = 5
 ASHA_REDUCTION_FACTOR = 3
 ASHA_MAX_T = 100_000  # an upper bound only: a trial is never cut for being long
+
+#: Genotype matrices at least this large are read by the driver from the object store's copy
+#: (see RayExecutor._share_genotypes); smaller ones are not worth the bookkeeping.
+SHARE_GENOTYPES_BYTES = 16 * 2**20
 
 #: Memory a process needs on the GPU outside TensorFlow's allocator (CUDA context, kernels).
 GPU_CONTEXT_HEADROOM_MIB = 512
@@ -553,6 +559,7 @@ class RayExecutor:
         self._runs = 0
         self._cached: tuple[Any, Any, _WorkerOptions] | None = None  # (context, trainable, opts)
         self._data: tuple[Any, Any] | None = None  # (GenomicData, its object ref)
+        self._shared_from: GenomicData | None = None  # data whose genotypes are the store's
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -572,6 +579,7 @@ class RayExecutor:
         """Disconnect from Ray if this executor connected: a local Ray it started stops, a
         joined cluster keeps running (a driver left connected would be terminated by Ray when
         the user later stops that cluster)."""
+        self._restore_genotypes()
         if self._initialised_here:
             shutdown_ray()
             self._initialised_here = False
@@ -708,9 +716,36 @@ class RayExecutor:
             import ray
 
             if self._data is None or self._data[0] is not data:
+                self._restore_genotypes()
                 self._data = (data, ray.put(data))
+                self._share_genotypes(data, self._data[1])
             changes["data"] = self._data[1]
         return dataclasses.replace(context, **changes) if changes else context
+
+    def _share_genotypes(self, data: GenomicData, ref: Any) -> None:
+        """Let the driver read the object store's copy of a large in-memory matrix, so that
+        the node holds it once, not twice (the driver's own heap copy is released).
+
+        ``ray.get`` on the driver maps the stored arrays without copying them (read-only);
+        the outer refits, which run on the driver, read the same pages as the workers. A
+        memory-mapped matrix is left alone: its pages are the file's, shared already.
+        """
+        genotypes = data.genotypes
+        if isinstance(genotypes, np.memmap) or genotypes.nbytes < SHARE_GENOTYPES_BYTES:
+            return
+        import ray
+
+        stored = ray.get(ref)
+        if stored.genotypes.shape != genotypes.shape or stored.genotypes.dtype != genotypes.dtype:
+            return  # not the zero-copy array we expected: keep the driver's own
+        data.genotypes = stored.genotypes
+        self._shared_from = data
+
+    def _restore_genotypes(self) -> None:
+        """Before the object store goes away: the driver's matrix back on its own heap."""
+        data, self._shared_from = self._shared_from, None
+        if data is not None:
+            data.genotypes = np.array(data.genotypes)  # writable again, as it was loaded
 
     def _make_scheduler(self) -> Any:
         if self.scheduler != "asha":

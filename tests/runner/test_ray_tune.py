@@ -523,6 +523,77 @@ def test_outer_folds_share_one_copy_of_the_genotypes(
     assert counter.read_text().split().count(str(os.getpid())) == 1  # one put for both folds
 
 
+def test_the_driver_reads_the_stored_copy_of_a_large_matrix(local_ray, tmp_path: Path) -> None:
+    """One copy of a large in-memory matrix on the node while trials run, not two; the
+    driver's matrix is its own (writable, equal) again once the executor closes."""
+    from hpsearch.data.dataset import FoldPlan, GenomicData, Split
+    from hpsearch.runner.context import TrialContext
+    from hpsearch.runner.ray_tune import SHARE_GENOTYPES_BYTES
+
+    n, m = 2000, SHARE_GENOTYPES_BYTES // 2000 + 8
+    rng = np.random.default_rng(1)
+    genotypes = rng.integers(0, 3, size=(n, m), dtype=np.int8)
+    original = genotypes.copy()
+    data = GenomicData(
+        genotypes=genotypes,
+        target=rng.normal(size=n),
+        task="regression",
+        trait="toy",
+        line_ids=[f"l{i}" for i in range(n)],
+        marker_ids=[f"m{j}" for j in range(m)],
+    )
+    rows = np.arange(n)
+    plan = FoldPlan(Split(rows[:1500], rows[1500:], "f1"), (Split(rows[:1000], rows[1000:1500]),))
+    executor = RayExecutor(
+        execution(), run_name="share", storage_path=tmp_path / "ray", evaluate=data_evaluate
+    )
+    results: list[TrialResult] = []
+    try:
+        executor.run_stage(
+            make_strategy("random", contract_space(), seed=0),
+            TrialContext(data, plan, "mlp", Objective()),
+            budget=2,
+            on_asked=lambda batch: None,
+            on_result=lambda s, r, t: results.append(r),
+            should_stop=lambda: False,
+        )
+        assert data.genotypes is not genotypes  # the heap copy is no longer referenced here
+        assert not data.genotypes.flags.writeable  # a read-only view of the shared copy
+        assert np.array_equal(data.genotypes, original)
+    finally:
+        executor.close()
+    assert [r.info["n_lines"] for r in results] == [n, n]
+    assert data.genotypes.flags.writeable and data.genotypes.flags.owndata
+    assert np.array_equal(data.genotypes, original)
+
+    small = tiny_data()
+    kept = small.genotypes
+    executor = RayExecutor(
+        execution(), run_name="small", storage_path=tmp_path / "ray2", evaluate=data_evaluate
+    )
+    try:
+        executor.run_stage(
+            make_strategy("random", contract_space(), seed=0),
+            TrialContext(small, plan_for(small), "mlp", Objective()),
+            budget=1,
+            on_asked=lambda batch: None,
+            on_result=lambda s, r, t: None,
+            should_stop=lambda: False,
+        )
+        assert small.genotypes is kept  # below the threshold: left alone
+    finally:
+        executor.close()
+
+
+def plan_for(data: Any) -> Any:
+    from hpsearch.data.dataset import FoldPlan, Split
+
+    rows = np.arange(data.n_lines)
+    half, quarter = len(rows) // 2, len(rows) // 4
+    inner = (Split(rows[:quarter], rows[quarter:half]),)
+    return FoldPlan(Split(rows[:half], rows[half:], "f1"), inner)
+
+
 # --------------------------------------------------------------------------- real Keras
 
 

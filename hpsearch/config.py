@@ -128,8 +128,10 @@ def read_yaml(path: str | Path, *, what: str = "config") -> Any:
     path = Path(path)
     if not path.is_file():
         raise ConfigError.at(str(path), None, f"be an existing {what} file", "no such file")
-    try:
-        return yaml.safe_load(path.read_text())
+    from hpsearch.space.loader import unique_key_loader
+
+    try:  # a key given twice would silently keep only its last value: refused instead
+        return yaml.load(path.read_text(), Loader=unique_key_loader())  # a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else None

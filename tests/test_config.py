@@ -88,3 +88,16 @@ def test_each_mistake_is_one_line_naming_file_and_field(
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such file"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_a_key_given_twice_is_refused_not_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "data: {genotypes: g.X, phenotypes: p.Y, trait: 0}\n"
+        "stages: [{strategy: random, trials: 5}]\n"
+        "stages: [{strategy: grid, trials: 50}]\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    text = str(info.value)
+    assert str(path) in text and "line 3" in text and "'stages' is given twice" in text

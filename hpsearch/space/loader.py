@@ -67,7 +67,7 @@ def load_space(path: str | Path) -> Space:
         raise SpaceError.at(source, None, "be a readable UTF-8 text file",
                             f"<{type(exc).__name__}: {exc}>") from None
     try:
-        data = yaml.load(text, Loader=_unique_key_loader())  # a SafeLoader
+        data = yaml.load(text, Loader=unique_key_loader())  # a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
@@ -78,7 +78,7 @@ def load_space(path: str | Path) -> Space:
     return space_from_mapping(data, source=source)
 
 
-def _unique_key_loader() -> type:
+def unique_key_loader() -> type:
     """PyYAML's SafeLoader, except that a key given twice in one mapping is an error.
 
     PyYAML keeps the last of two equal keys, and a merge (``<<: *base``) followed by the same

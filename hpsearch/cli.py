@@ -20,6 +20,9 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+#: The run directory of the search under way (for the Ctrl+C message), if any.
+_active_run_dir: Path | None = None
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hpsearch",
@@ -126,8 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hpsearch: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
+        where = str(_active_run_dir) if _active_run_dir is not None else "RUN_DIR"
         print(
-            "hpsearch: interrupted; finished trials are saved ('hpsearch resume RUN_DIR' "
+            f"hpsearch: interrupted; finished trials are saved ('hpsearch resume {where}' "
             "continues)",
             file=sys.stderr,
         )
@@ -200,6 +204,8 @@ def _search(prepared: Any, run_dir: Any, *, quiet: bool) -> int:
     reporter = ProgressReporter(prepared.objective.metric, console=console, quiet=quiet)
     observers: list[Any] = [reporter]
     run_dir = run_dir or start_run_dir(prepared)
+    global _active_run_dir
+    _active_run_dir = run_dir.path  # named by the Ctrl+C message
     tracker = None
     if prepared.config.tracking.mlflow:
         from hpsearch.tracking.mlflow_tracker import MlflowTracker

@@ -811,6 +811,8 @@ def ctrl_c(
         interrupted
         and rc == 130
         and len(interrupt_lines) == 1
+        and run_dir is not None
+        and run_dir.name in interrupt_lines[0]  # the resume command names this run
         and "Traceback" not in err
         and at_stop["state_json"]
         and resume_rc == 0

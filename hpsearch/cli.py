@@ -243,9 +243,11 @@ def _search(prepared: Any, run_dir: Any, *, quiet: bool) -> int:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     from hpsearch.runner.rundir import RunDir
-    from hpsearch.tracking.mlflow_tracker import sync
+    from hpsearch.tracking.mlflow_tracker import check_tracking_uri, sync
 
     run_dir = RunDir.open(args.run_dir)
+    if args.uri is not None:
+        check_tracking_uri(args.uri, source="command line", field="--uri")
     report = sync(run_dir.path, uri=args.uri, experiment=args.experiment)
     for key, value in report.items():
         print(f"{key:<16} {value}")
@@ -257,6 +259,10 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from hpsearch.tracking.ui import serve_ui
 
     uri = args.uri
+    if uri is not None:
+        from hpsearch.tracking.mlflow_tracker import check_tracking_uri
+
+        check_tracking_uri(uri, source="command line", field="--uri")
     if uri is None and args.run_dir is not None:
         from hpsearch.runner.rundir import RunDir
 

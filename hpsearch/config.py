@@ -272,6 +272,10 @@ def parse_config(raw: Any, *, source: str, base_dir: Path) -> ExperimentConfig:
     execution = _parse_execution(c, top.get("execution", {}))
     tr_raw = c.mapping(top.get("tracking", {}), "tracking")
     c.known(tr_raw, "tracking", ("mlflow", "uri", "experiment"))
+    if tr_raw.get("uri") is not None:
+        from hpsearch.tracking.mlflow_tracker import check_tracking_uri
+
+        check_tracking_uri(tr_raw["uri"], source=source, field="tracking.uri")
     tracking = TrackingConfig(
         mlflow=c.boolean(tr_raw.get("mlflow", True), "tracking.mlflow"),
         uri=tr_raw.get("uri"),

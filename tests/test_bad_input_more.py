@@ -221,6 +221,12 @@ CASES: list[tuple[str, Breaker, str, tuple[str, ...]]] = [
         ("'units'", "line 4"),
     ),
     (
+        "tracking uri with a scheme MLflow does not know",
+        edit("config", "uri: 'sqlite:///", "uri: 'sqlit:///"),
+        "exp.yaml",
+        ("tracking.uri", "sqlit:///"),
+    ),
+    (
         "ordinal values of mixed types",
         set_space("parameters:\n  l2: {type: ordinal, values: [0, 1e-5, one, 1.0e-3]}\n"),
         "space.yaml",
@@ -371,6 +377,12 @@ INVOCATIONS: list[tuple[str, Callable[[Path], list[str]], str, tuple[str, ...]]]
         lambda run: ["sync", str(run), "--experiment", "x" * 501],
         "tracking.experiment",
         ("500",),
+    ),
+    (
+        "sync to a store scheme MLflow does not know",
+        lambda run: ["sync", str(run), "--uri", "bogus://u:secret@host/x"],
+        "--uri",
+        ("MLflow tracking URI", "bogus://***@host/x"),
     ),
     (
         "ui on a port that does not exist",

@@ -123,6 +123,38 @@ def resolve_tracking_uri(uri: str | None) -> str:
     return uri
 
 
+#: URI schemes of MLflow's own tracking stores ("" is a local folder; "postgresql+psycopg2"
+#: counts as "postgresql"). Plugins add theirs through the "mlflow.tracking_store" entry points.
+TRACKING_SCHEMES: tuple[str, ...] = (
+    "", "file", "sqlite", "postgresql", "mysql", "mssql", "http", "https",
+    "databricks", "databricks-uc", "uc",
+)  # fmt: skip
+
+
+def check_tracking_uri(uri: Any, *, source: str | None, field: str) -> None:
+    """Refuse a tracking URI no MLflow store serves, before anything runs (exit code 2)."""
+    from urllib.parse import urlparse
+
+    must = "be an MLflow tracking URI (sqlite:///file.db, a folder, http(s)://host, postgresql://…)"
+    if not isinstance(uri, str) or not uri.strip():
+        raise ConfigError.at(source, field, must, uri)
+    scheme = urlparse(uri.strip()).scheme.lower().split("+")[0]
+    if scheme in TRACKING_SCHEMES or len(scheme) == 1:  # one letter: a Windows drive
+        return
+    if scheme in _plugin_schemes():
+        return
+    raise ConfigError.at(source, field, must, mask_credentials(uri))
+
+
+def _plugin_schemes() -> set[str]:
+    from importlib.metadata import entry_points
+
+    try:
+        return {e.name.lower() for e in entry_points(group="mlflow.tracking_store")}
+    except Exception:  # broken metadata: do not block on it
+        return set()
+
+
 def is_server_uri(uri: str) -> bool:
     return uri.startswith(("http://", "https://", "databricks"))
 

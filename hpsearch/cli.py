@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from hpsearch.errors import HpsearchError
 
@@ -23,8 +23,16 @@ EXIT_INTERRUPTED = 130
 #: The run directory of the search under way (for the Ctrl+C message), if any.
 _active_run_dir: Path | None = None
 
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line, like every other bad input (exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"hpsearch: error: command line: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="hpsearch",
         description="Honest hyperparameter search for deep learning in genomic prediction.",
     )

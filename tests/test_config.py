@@ -101,3 +101,19 @@ def test_a_key_given_twice_is_refused_not_overwritten(tmp_path: Path) -> None:
         load_config(path)
     text = str(info.value)
     assert str(path) in text and "line 3" in text and "'stages' is given twice" in text
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["run", "x.yaml", "--trials", "abc"], ["nosuch"], ["export"], ["run", "x.yaml", "--bogus"]],
+)
+def test_command_line_usage_errors_are_one_line_exit_2(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hpsearch.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2
+    assert err.count("\n") == 1 and err.startswith("hpsearch: error: command line: "), err

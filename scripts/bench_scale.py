@@ -18,8 +18,18 @@ Memory ratio = (driver peak private + both workers' peak private + one shared in
 int8 matrix size. ``--prepare rows`` runs the trials with a ``_prepare`` that passes row
 indices to the Preprocessor instead of row copies (the change proposed for training.py).
 
-Usage: .venv/bin/python scripts/bench_scale.py [--sizes 1000x10000,5000x20000,...]
-       [--epochs 5] [--top-k 2000] [--prepare copy[,rows]] [--name bench_scale]
+``--mode search`` measures the product instead (issue 6's check): for each size the same
+files plus an experiment YAML (MLP with PARAMS fixed, a grid over two learning rates = two
+different trials, top-k and epochs as given, outer kfold 5 fold 1, inner holdout 0.2, Ray
+with 2 concurrent trials, MLflow on a sqlite store in the work folder), then ``hpsearch run
+CONFIG --quiet`` as a subprocess. Every 0.2 s the script sums PSS (and Private, Pss_Shmem)
+from /proc/PID/smaps_rollup over that process and every process it starts (Ray's GCS,
+raylet, workers); reported: tree peak PSS / int8 size, driver and largest trial-worker peak
+PSS, wall time, the trials' scores, exit code, RAM and whether the peak stayed within 24 GB.
+
+Usage: .venv/bin/python scripts/bench_scale.py [--mode tasks|search]
+       [--sizes 1000x10000,5000x20000,...] [--epochs 5] [--top-k 2000]
+       [--prepare copy[,rows]] (tasks only) [--name bench_scale | bench_scale_search]
 Writes bench_results/<name>.json and .md (after every size, so partial runs keep results).
 """
 
@@ -70,13 +80,19 @@ def proc_status() -> dict[str, int]:
     return out
 
 
-def node_used() -> int:
-    """MemTotal - MemAvailable of the whole machine (shared: other users move it too)."""
+def meminfo() -> dict[str, int]:
+    """/proc/meminfo of the machine, in bytes."""
     info: dict[str, int] = {}
     with open("/proc/meminfo") as handle:
         for line in handle:
             key, _, rest = line.partition(":")
             info[key] = int(rest.split()[0]) * 1024
+    return info
+
+
+def node_used() -> int:
+    """MemTotal - MemAvailable of the whole machine (shared: other users move it too)."""
+    info = meminfo()
     return info["MemTotal"] - info["MemAvailable"]
 
 
@@ -295,6 +311,318 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     return facts
 
 
+# --------------------------------------------------------------------------- search mode
+
+SAMPLE_S = 0.2
+LIMIT_BYTES = 24 * 1024**3  # issue 6: two concurrent trials within 24 GB
+LEARNING_RATES = (1e-3, 3e-4)  # grid over two values: exactly two different trials
+SMAPS_KEYS = ("Rss", "Pss", "Pss_Shmem", "Private_Clean", "Private_Dirty")
+
+
+def proc_table() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, start time in clock ticks) of every process on the machine."""
+    table: dict[int, tuple[int, int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as handle:
+                fields = handle.read().rpartition(")")[2].split()  # the name may hold spaces
+        except OSError:
+            continue  # exited meanwhile
+        table[int(entry.name)] = (int(fields[1]), int(fields[19]))
+    return table
+
+
+def smaps_rollup(pid: int) -> dict[str, int] | None:
+    """Rss, Pss, Pss_Shmem and Private_* of one process in bytes (None once it has exited)."""
+    out: dict[str, int] = {}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                key, _, rest = line.partition(":")
+                if key in SMAPS_KEYS:
+                    out[key] = int(rest.split()[0]) * 1024
+    except OSError:
+        return None
+    return out or None
+
+
+def cmdline(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    return raw.replace(b"\0", b" ").decode(errors="replace").strip()
+
+
+def shm_used() -> int:
+    """Bytes in use on /dev/shm (machine-wide: Ray's object store file lives there)."""
+    st = os.statvfs("/dev/shm")
+    return (st.f_blocks - st.f_bfree) * st.f_frsize
+
+
+class TreeSampler:
+    """Memory of a process and every process it starts (Ray's GCS, raylet, workers), summed.
+
+    A process once seen in the tree keeps counting while it lives (same pid, same start
+    time), even after its parent exits and it is re-parented. PSS splits each shared page
+    between the processes that map it, so the object store's copy of the genotypes counts
+    once however many workers map it; Pss_Shmem is that shared-memory part.
+    """
+
+    def __init__(self, root: int) -> None:
+        self.root = root
+        self.known: dict[int, int] = {}  # pid -> start time
+        self.label: dict[int, str] = {}
+        self.peak_pss: dict[int, int] = {}
+        self.peak = {"pss": 0, "private": 0, "shmem": 0, "rss": 0, "processes": 0}
+        self.peak["node_used"] = self.peak["shm_used"] = 0
+        self.samples = 0
+
+    def alive(self) -> list[int]:
+        table = proc_table()
+        children: dict[int, list[int]] = {}
+        for pid, (ppid, _) in table.items():
+            children.setdefault(ppid, []).append(pid)
+        todo = [self.root] if self.root in table else []
+        while todo:
+            pid = todo.pop()
+            self.known.setdefault(pid, table[pid][1])
+            todo.extend(children.get(pid, ()))
+        return [p for p, start in self.known.items() if table.get(p, (0, -1))[1] == start]
+
+    def sample(self) -> int:
+        """One sample; returns how many processes of the tree are alive."""
+        totals = dict.fromkeys(("pss", "private", "shmem", "rss"), 0)
+        pids = self.alive()
+        for pid in pids:
+            mem = smaps_rollup(pid)
+            if mem is None:
+                continue
+            self.label[pid] = cmdline(pid) or self.label.get(pid, "")  # Ray retitles workers
+            totals["pss"] += mem.get("Pss", 0)
+            totals["private"] += mem.get("Private_Clean", 0) + mem.get("Private_Dirty", 0)
+            totals["shmem"] += mem.get("Pss_Shmem", 0)
+            totals["rss"] += mem.get("Rss", 0)
+            self.peak_pss[pid] = max(self.peak_pss.get(pid, 0), mem.get("Pss", 0))
+        now = {**totals, "processes": len(pids), "node_used": node_used(), "shm_used": shm_used()}
+        for key, value in now.items():
+            self.peak[key] = max(self.peak[key], value)
+        self.samples += 1
+        return len(pids)
+
+    def is_worker(self, pid: int) -> bool:
+        """A Ray worker (idle or running a task/actor), not one of Ray's own agents."""
+        label = self.label.get(pid, "")
+        if label.startswith("ray::"):
+            return not label.split()[0].endswith("Agent")
+        return "default_worker.py" in label
+
+
+def write_search_config(folder: Path, *, epochs: int, top_k: int, seed: int) -> Path:
+    """Space (PARAMS fixed, two learning rates) and experiment YAML, as a user writes them."""
+    import yaml
+
+    space = {name: {"type": "fixed", "value": value} for name, value in PARAMS.items()}
+    space["learning_rate"] = {"type": "ordinal", "values": list(LEARNING_RATES)}
+    space["epochs"] = {"type": "fixed", "value": epochs}
+    space["patience"] = {"type": "fixed", "value": 1000}  # never stops early
+    space["preselect_top_k"] = {"type": "fixed", "value": top_k}
+    (folder / "space.yaml").write_text(yaml.safe_dump({"parameters": space}, sort_keys=False))
+    config = {
+        "name": "bench-scale",
+        "data": {"genotypes": "geno.bed", "phenotypes": "pheno.tsv", "trait": "y",
+                 "task": "regression"},
+        "evaluation": {"outer": {"kfold": 5, "folds": [1], "seed": seed},
+                       "inner": {"holdout": 0.2, "seed": seed}, "metric": "pearson_r"},
+        "model": "mlp",
+        "space": "space.yaml",
+        "stages": [{"strategy": "grid", "trials": len(LEARNING_RATES)}],
+        "execution": {"executor": "ray", "max_concurrent": 2, "cpus_per_trial": 1,
+                      "max_retries": 0},
+        "tracking": {"mlflow": True, "uri": f"sqlite:///{folder / 'mlflow.db'}",
+                     "experiment": "bench-scale"},
+        "output": "runs",
+        "seed": seed,
+    }  # fmt: skip
+    path = folder / "experiment.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def run_search(folder: Path, config: Path) -> dict[str, Any]:
+    """``hpsearch run CONFIG --quiet`` in ``folder``, its process tree sampled every 0.2 s."""
+    hpsearch = Path(sys.executable).with_name("hpsearch")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "RAY_USAGE_STATS_ENABLED": "0"}
+    with open(folder / "stdout.txt", "w") as out, open(folder / "stderr.txt", "w") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            [str(hpsearch), "run", str(config), "--quiet"], cwd=folder, env=env,
+            stdout=out, stderr=err,
+        )  # fmt: skip
+        sampler = TreeSampler(proc.pid)
+        while proc.poll() is None:
+            sampler.sample()
+            time.sleep(SAMPLE_S)
+        wall = time.perf_counter() - start
+        deadline = time.perf_counter() + 30  # Ray's processes end after the driver
+        while sampler.sample() and time.perf_counter() < deadline:
+            time.sleep(SAMPLE_S)
+    trials = []
+    for journal in sorted((folder / "runs").glob("*/*/trials.jsonl")):
+        for line in journal.read_text().splitlines():
+            rec = json.loads(line)
+            trials.append(
+                {
+                    "fold": journal.parent.name,
+                    "trial_id": rec["trial_id"],
+                    "learning_rate": rec["params"].get("learning_rate"),
+                    "status": rec["status"],
+                    "score": rec.get("score"),
+                    "duration_s": rec.get("duration_s"),
+                    "worker_pid": (rec.get("info") or {}).get("worker_pid"),
+                }
+            )
+    summaries = list((folder / "runs").glob("*/summary.json"))
+    workers = [p for p in sampler.known if sampler.is_worker(p)]
+    trial_workers = {t["worker_pid"] for t in trials} & set(sampler.known)
+    top = sorted(sampler.peak_pss.items(), key=lambda kv: -kv[1])[:10]
+    return {
+        "exit_code": proc.returncode,
+        "wall_s": wall,
+        "stderr_tail": (folder / "stderr.txt").read_text()[-3000:],
+        "peak": sampler.peak,
+        "samples": sampler.samples,
+        "processes_seen": len(sampler.known),
+        "left_running": sampler.sample(),
+        "driver_peak_pss": sampler.peak_pss.get(proc.pid, 0),
+        "worker_peak_pss": {str(p): sampler.peak_pss.get(p, 0) for p in workers},
+        "trial_worker_peak_pss": {str(p): sampler.peak_pss.get(p, 0) for p in trial_workers},
+        "trials": trials,
+        "summary": json.loads(summaries[0].read_text()) if summaries else None,
+        "top_processes": [
+            {"pid": p, "peak_pss_mb": v / MB, "cmd": sampler.label.get(p, "")[:100]} for p, v in top
+        ],
+    }
+
+
+def search_size(n: int, m: int, *, epochs: int, top_k: int, seed: int, workdir: Path) -> dict:
+    """Simulate one size, run the search on it, and return its report row (with raw facts)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {n} x {m}: simulating", flush=True)
+    made = make_files(n, m, workdir, seed)
+    config = write_search_config(workdir, epochs=epochs, top_k=top_k, seed=seed)
+    print(f"[{time.strftime('%H:%M:%S')}] {n} x {m}: hpsearch run", flush=True)
+    facts = run_search(workdir, config)
+    size, peak = made["int8_bytes"], facts["peak"]
+    workers = facts["trial_worker_peak_pss"] or facts["worker_peak_pss"]  # none if all failed
+    return {
+        "lines": n,
+        "markers": m,
+        "int8_mb": size / MB,
+        "simulate_s": made["simulate_s"],
+        "write_plink_s": made["write_plink_s"],
+        "exit_code": facts["exit_code"],
+        "wall_s": facts["wall_s"],
+        "tree_peak_pss_mb": peak["pss"] / MB,
+        "ratio_tree_peak_pss_to_int8": peak["pss"] / size,
+        "tree_peak_private_mb": peak["private"] / MB,
+        "tree_peak_shmem_pss_mb": peak["shmem"] / MB,
+        "tree_peak_rss_mb": peak["rss"] / MB,
+        "driver_peak_pss_mb": facts["driver_peak_pss"] / MB,
+        "largest_worker_peak_pss_mb": max(workers.values(), default=0) / MB,
+        "ray_workers_seen": len(facts["worker_peak_pss"]),
+        "trial_workers": len(facts["trial_worker_peak_pss"]),
+        "max_processes": peak["processes"],
+        "dev_shm_used_peak_mb": peak["shm_used"] / MB,
+        "node_used_peak_mb": peak["node_used"] / MB,
+        "within_24gb": peak["pss"] <= LIMIT_BYTES,
+        "scores": [t["score"] for t in facts["trials"]],
+        "status": [t["status"] for t in facts["trials"]],
+        "trial_s": [t["duration_s"] for t in facts["trials"]],
+        "raw": facts,
+    }
+
+
+def search_markdown(rows: list[dict], info: dict[str, Any]) -> str:
+    headers = [
+        "lines × markers", "int8 MB", "tree peak PSS MB", "tree peak / int8",
+        "driver peak PSS MB", "largest worker peak PSS MB", "tree peak private MB",
+        "tree peak shmem PSS MB", "processes", "run wall s", "scores", "exit", "≤ 24 GB",
+    ]  # fmt: skip
+    table = [
+        [
+            f"{r['lines']:,} × {r['markers']:,}",
+            r["int8_mb"],
+            r["tree_peak_pss_mb"],
+            r["ratio_tree_peak_pss_to_int8"],
+            r["driver_peak_pss_mb"],
+            r["largest_worker_peak_pss_mb"],
+            r["tree_peak_private_mb"],
+            r["tree_peak_shmem_pss_mb"],
+            r["max_processes"],
+            r["wall_s"],
+            " / ".join("n/a" if s is None else f"{s:.3f}" for s in r["scores"]),
+            r["exit_code"],
+            "yes" if r["within_24gb"] else "NO",
+        ]
+        for r in rows
+    ]
+    notes = (
+        f"\n\nMachine: {info['machine']['cpus']} CPUs, {info['machine']['cpu']}, "
+        f"{info['mem_total_mb']:,.0f} MB RAM; `hpsearch run --quiet`: MLP {PARAMS} with "
+        f"learning rate in {list(LEARNING_RATES)} (grid, 2 trials), top-k {info['top_k']}, "
+        f"{info['epochs']} epochs, outer kfold 5 fold 1, inner holdout 0.2, Ray executor "
+        "with 2 concurrent trials, MLflow on (sqlite). Memory of the driver and every process "
+        f"it starts (Ray's GCS, raylet, workers), sampled every {SAMPLE_S} s: PSS from "
+        "/proc/PID/smaps_rollup splits shared pages between the processes that map them, so "
+        "the object store's copy of the int8 matrix counts once; tree peak = the largest sum "
+        "over one sample; private = Private_Clean + Private_Dirty; shmem = Pss_Shmem (Ray's "
+        "object store on /dev/shm). Run wall = start of `hpsearch run` to its exit (Python "
+        "and Ray start, PLINK load, both trials, outer refit and test, MLflow)."
+    )
+    return (
+        "# bench_scale --mode search: `hpsearch run` at scale\n\n"
+        + md_table(headers, table)
+        + notes
+    )
+
+
+def main_search(args: argparse.Namespace) -> int:
+    """Every size in turn; results written after each; exit 1 if any run failed."""
+    info = {
+        "machine": machine(),
+        "mem_total_mb": meminfo()["MemTotal"] / MB,
+        "epochs": args.epochs,
+        "top_k": args.top_k,
+        "params": PARAMS,
+        "learning_rates": LEARNING_RATES,
+    }
+    rows: list[dict] = []
+    for size in args.sizes.split(","):
+        n, m = (int(v) for v in size.lower().split("x"))
+        folder = Path(tempfile.mkdtemp(prefix=f"bench_scale_search_{n}x{m}_"))
+        try:
+            row = search_size(
+                n, m, epochs=args.epochs, top_k=args.top_k, seed=args.seed, workdir=folder
+            )
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        rows.append(row)
+        print(
+            f"  int8 {row['int8_mb']:.0f} MB, tree peak PSS {row['tree_peak_pss_mb']:.0f} MB "
+            f"(x{row['ratio_tree_peak_pss_to_int8']:.2f}), driver "
+            f"{row['driver_peak_pss_mb']:.0f} MB, worker {row['largest_worker_peak_pss_mb']:.0f}"
+            f" MB, wall {row['wall_s']:.0f} s, exit {row['exit_code']}, scores {row['scores']}",
+            flush=True,
+        )
+        if row["exit_code"] != 0:
+            print(row["raw"]["stderr_tail"], file=sys.stderr)
+        info["machine"]["load_average_end"] = os.getloadavg()
+        write_results(args.name, {"info": info, "rows": rows}, search_markdown(rows, info))
+    return int(any(r["exit_code"] != 0 for r in rows))
+
+
 # --------------------------------------------------------------------------- driver
 
 
@@ -403,13 +731,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--top-k", type=int, default=2000)
     parser.add_argument("--prepare", default="copy")
-    parser.add_argument("--name", default="bench_scale")
+    parser.add_argument("--mode", choices=("tasks", "search"), default="tasks")
+    parser.add_argument("--name", help="results name (default bench_scale[_search])")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         print("RESULT " + json.dumps(child(args), default=str))
         return 0
+    if args.mode == "search":
+        args.name = args.name or "bench_scale_search"
+        return main_search(args)
+    args.name = args.name or "bench_scale"
 
     info = {"machine": machine(), "epochs": args.epochs, "top_k": args.top_k, "params": PARAMS}
     rows: list[dict] = []

@@ -53,13 +53,16 @@ def covariate_table(columns: dict[str, list[Any]]) -> np.ndarray:
     return out
 
 
-def make_data(seed: int = 0, *, with_age: bool = False) -> GenomicData:
-    """Genotypes 0/1/2, an additive trait, and an environment shift of +-2 genetic sds."""
+def make_data(
+    seed: int = 0, *, with_age: bool = False, shift: tuple[float, ...] = ENV_SHIFT
+) -> GenomicData:
+    """Genotypes 0/1/2, an additive trait, and an environment shift of ``shift`` genetic sds
+    (+-2 by default)."""
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 3, size=(N_LINES, N_MARKERS)).astype(np.float32)
     g = (x - x.mean(0)) @ rng.normal(size=N_MARKERS)
     env = rng.integers(0, 3, size=N_LINES)
-    y = g + np.asarray(ENV_SHIFT)[env] * g.std() + rng.normal(scale=0.5 * g.std(), size=N_LINES)
+    y = g + np.asarray(shift)[env] * g.std() + rng.normal(scale=0.5 * g.std(), size=N_LINES)
     columns: dict[str, list[Any]] = {"env": [f"E{e}" for e in env]}
     kinds = ["categorical"]
     if with_age:
@@ -287,6 +290,228 @@ def test_builder_that_ignores_the_covariates_is_a_clear_failure(
         "TypeError: the builder got n_covariates=3 but returned a model with 1 input(s); "
         "it needs two: [markers, covariates]"
     )
+
+
+# --------------------------------------------------------------------------- fixed-effect start
+
+
+BIG_SHIFT = (-4.0, 0.0, 4.0)
+#: A short fit with a small learning rate: too short for random covariate weights to grow.
+BRIEF = {**FAST, "learning_rate": 1e-4}
+
+
+def fixed_effect_predictions(data: GenomicData, train: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """OLS of the raw trait on a full-rank coding of the raw covariates (intercept, env E1 and
+    E2 indicators, age when present), fitted on ``train``, predicted for ``rows``."""
+
+    def design(at: np.ndarray) -> np.ndarray:
+        env = data.covariates[at, 0]
+        columns = [np.ones(at.size), env == "E1", env == "E2"]
+        if data.covariates.shape[1] > 1:
+            columns.append(data.covariates[at, 1].astype(np.float64))
+        return np.column_stack(columns).astype(np.float64)
+
+    coef = np.linalg.lstsq(design(train), data.target[train], rcond=None)[0]
+    return design(rows) @ coef
+
+
+def starts(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Spy on the trainer's fixed-effect start: one entry (did it set the head?) per call."""
+    import hpsearch.training as training
+
+    calls: list[bool] = []
+    original = training._start_at_fixed_effects
+
+    def spy(model: Any, c_train: np.ndarray, y_train: np.ndarray) -> bool:
+        calls.append(original(model, c_train, y_train))
+        return calls[-1]
+
+    monkeypatch.setattr(training, "_start_at_fixed_effects", spy)
+    return calls
+
+
+@pytest.mark.integration
+def test_fixed_effect_start_is_the_least_squares_fit_of_the_training_rows(
+    plan: FoldPlan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At the average genotype the fresh model predicts the OLS fixed effects; nothing else
+    differs from the builder's initial values."""
+    import keras
+
+    import hpsearch.training as training
+    from hpsearch.data.preprocess import PreprocessOptions
+
+    data = make_data(with_age=True, shift=BIG_SHIFT)  # one-hot env (collinear with 1) + age
+    split = plan.outer
+
+    def built(start: bool) -> tuple[Any, Any]:
+        monkeypatch.setattr(training, "FIXED_EFFECT_START", start)
+        keras.utils.set_random_seed(0)
+        fold = training._prepare(data, split, PreprocessOptions(), rank=1, valid_targets=False)
+        return fold, training._build(MLP, FAST, fold, data)
+
+    fold, model = built(True)
+    _, plain = built(False)
+    # markers are centred, so zeros are the training rows' average genotype, where the relu
+    # units (zero biases) output 0: the model is then bias + covariates @ covariate weights
+    zeros = np.zeros_like(fold.x_valid)
+    out = keras.ops.convert_to_numpy(model([zeros, fold.c_valid], training=False))
+    pred = fold.preprocessor.inverse_target(out).reshape(-1)
+    expected = fixed_effect_predictions(data, split.train, split.valid)
+    sd = float(np.std(data.target[split.train]))
+    np.testing.assert_allclose(pred, expected, rtol=0, atol=1e-4 * sd)
+    # the builder's random initial values everywhere else, the output kernel's hidden rows too
+    head = model.get_layer("output")
+    hidden = head.kernel.shape[0] - fold.n_covariates
+    for variable, other in zip(model.variables, plain.variables, strict=True):
+        assert variable.path == other.path
+        mine, theirs = keras.ops.convert_to_numpy(variable), keras.ops.convert_to_numpy(other)
+        if variable.path == head.kernel.path:
+            np.testing.assert_array_equal(mine[:hidden], theirs[:hidden])
+            assert not np.allclose(mine[hidden:], theirs[hidden:])
+        elif variable.path != head.bias.path:
+            np.testing.assert_array_equal(mine, theirs)
+
+
+@pytest.mark.integration
+def test_large_fixed_effects_are_learnt_in_a_short_fit(
+    plan: FoldPlan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Environment shifts of +-4 genetic sds, 3 epochs at learning rate 1e-4: with the start
+    the network is near the OLS fixed effects; with the builder's random head it is not."""
+    import hpsearch.training as training
+
+    data = make_data(1, shift=BIG_SHIFT)
+    split = plan.outer
+    y = data.target[split.valid]
+    ols = fixed_effect_predictions(data, split.train, split.valid)
+    r_ols = float(np.corrcoef(ols, y)[0, 1])
+    assert r_ols > 0.9  # the environment explains most of the trait
+
+    def held_out(start: bool) -> tuple[float, float]:
+        monkeypatch.setattr(training, "FIXED_EFFECT_START", start)
+        metrics, pred = training.fit_final(MLP, BRIEF, data, split, seed=1, epochs=3)
+        return metrics["pearson_r"], float(np.corrcoef(pred, ols)[0, 1])
+
+    (r_start, near_ols), (r_random, _) = held_out(True), held_out(False)
+    # what is left between the start and OLS is the random marker part of the initial head
+    assert r_start > r_ols - 0.2 and near_ols > 0.75
+    assert r_start > r_random + 0.3
+
+
+@pytest.mark.integration
+def test_fixed_effect_start_keeps_model_reuse_bit_identical(
+    data: GenomicData, plan: FoldPlan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hpsearch.training as training
+
+    params = {**SHORT, "epochs": 6, "dropout": 0.2}
+    calls = starts(monkeypatch)
+    kept = training.fit_and_score(MLP, params, data, plan, PEARSON, seed=5)
+    monkeypatch.setattr(training, "MODEL_REUSE", False)
+    fresh = training.fit_and_score(MLP, params, data, plan, PEARSON, seed=5)
+    assert calls == [True] * 4  # every fold's fresh model started at the fixed effects
+    same_result(kept, fresh)
+    monkeypatch.setattr(training, "FIXED_EFFECT_START", False)
+    random_head = training.fit_and_score(MLP, params, data, plan, PEARSON, seed=5)
+    assert random_head.ok and random_head.curves != kept.curves
+
+
+@pytest.mark.integration
+def test_without_covariates_the_start_changes_nothing(
+    data: GenomicData, plan: FoldPlan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hpsearch.training as training
+
+    plain = without_covariates(data)
+    calls = starts(monkeypatch)
+    on = training.fit_and_score(MLP, SHORT, plain, plan, PEARSON, seed=3)
+    on_final = training.fit_final(MLP, SHORT, plain, plan.outer, seed=3, epochs=3)
+    monkeypatch.setattr(training, "FIXED_EFFECT_START", False)
+    off = training.fit_and_score(MLP, SHORT, plain, plan, PEARSON, seed=3)
+    off_final = training.fit_final(MLP, SHORT, plain, plan.outer, seed=3, epochs=3)
+    assert calls == []
+    same_result(on, off)
+    assert on_final[0] == off_final[0]
+    np.testing.assert_array_equal(on_final[1], off_final[1])
+
+
+@pytest.mark.integration
+def test_binary_task_is_left_as_built(
+    data: GenomicData, plan: FoldPlan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hpsearch.training as training
+
+    binary = replace(
+        data, task="binary", target=(data.target > np.median(data.target)).astype(np.int64)
+    )
+    binary = replace(binary, classes=[0, 1])
+    auc = Objective("roc_auc", "maximize")
+    calls = starts(monkeypatch)
+    on = training.fit_and_score(MLP, SHORT, binary, plan, auc, seed=3)
+    monkeypatch.setattr(training, "FIXED_EFFECT_START", False)
+    off = training.fit_and_score(MLP, SHORT, binary, plan, auc, seed=3)
+    assert calls == []
+    same_result(on, off)
+
+
+def head_after_the_join(params, *, input_shape, n_outputs, task, n_covariates=0):
+    """A user's builder: one more hidden layer between the covariates and the output."""
+    import keras
+
+    from hpsearch.models.common import finish
+
+    markers = keras.Input(shape=input_shape, name="markers")
+    covariates = keras.Input(shape=(n_covariates,), name="covariates")
+    x = keras.layers.Dense(4, activation="relu")(markers)
+    x = keras.layers.Concatenate(name="with_covariates")([x, covariates])
+    x = keras.layers.Dense(4, activation="relu")(x)
+    return finish([markers, covariates], x, params, task=task, n_outputs=n_outputs, name="own")
+
+
+def covariates_first(params, *, input_shape, n_outputs, task, n_covariates=0):
+    """A user's builder: the join in the other order, [covariates, hidden]."""
+    import keras
+
+    from hpsearch.models.common import compile_for_task
+
+    markers = keras.Input(shape=input_shape, name="markers")
+    covariates = keras.Input(shape=(n_covariates,), name="covariates")
+    x = keras.layers.Dense(4, activation="relu")(markers)
+    x = keras.layers.Concatenate(name="with_covariates")([covariates, x])
+    out = keras.layers.Dense(n_outputs, name="output")(x)
+    return compile_for_task(keras.Model([markers, covariates], out), params, task)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("own", [head_after_the_join, covariates_first])
+def test_a_builder_of_the_users_own_with_another_head_is_left_as_built(
+    own: Any, data: GenomicData, plan: FoldPlan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hpsearch.training as training
+
+    own.input_rank = 1
+    calls = starts(monkeypatch)
+    on = training.fit_and_score(own, SHORT, data, plan, PEARSON, seed=0)
+    monkeypatch.setattr(training, "FIXED_EFFECT_START", False)
+    off = training.fit_and_score(own, SHORT, data, plan, PEARSON, seed=0)
+    assert calls == [False, False]
+    same_result(on, off)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", ["mlp", "cnn", "lstm"])
+def test_shipped_builders_have_the_head_the_start_sets(name: str) -> None:
+    from hpsearch.training import _fixed_effect_head
+
+    shape = (20,) if name == "mlp" else (20, 1)
+    params = {"n_layers": 1, "units": 4, "filters": 2, "lstm_units": 2, "dropout": 0.1}
+    model = get_builder(name)(
+        params, input_shape=shape, n_outputs=1, task="regression", n_covariates=3
+    )
+    head = _fixed_effect_head(model, 3)
+    assert head is not None and head is model.get_layer("output")
+    assert _fixed_effect_head(model, 2) is None  # the width must be the encoded one
 
 
 def test_accepts_covariates() -> None:

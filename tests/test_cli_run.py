@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -65,6 +66,11 @@ def test_run_show_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     summary = json.loads((run_dir / "summary.json").read_text())
     outer_r = summary["folds"][0]["outer_metrics"]["pearson_r"]
     assert -1.0 <= outer_r <= 1.0
+    from hpsearch.runner.predictions import read_predictions
+
+    ids, observed, predicted = read_predictions(run_dir / "fold2" / "predictions.tsv")
+    assert len(ids) == len(set(ids)) > 0 and np.isfinite(predicted).all()
+    assert float(np.corrcoef(observed, predicted)[0, 1]) == pytest.approx(outer_r, abs=1e-4)
 
     from mlflow.tracking import MlflowClient
 

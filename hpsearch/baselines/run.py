@@ -64,6 +64,10 @@ class FoldResult:
     #: Fixed-effect estimates by column ("intercept", then covariate columns) when the
     #: method fits them (ridge, GBLUP, RKHS with covariates).
     fixed_effects: dict[str, float] = field(default_factory=dict)
+    #: The test lines' observed values and predictions (regression: the trait's scale;
+    #: binary: P(class 1); empty for multiclass), for the pooled accuracy over folds.
+    observed: list[float] = field(default_factory=list)
+    predicted: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return _json_safe(asdict(self))
@@ -96,6 +100,25 @@ class BaselineReport:
         out: dict[str, dict[str, float]] = {m: {} for m in self.methods}
         for row in self.results:
             out.setdefault(row.method, {})[row.fold] = row.metrics.get(metric, math.nan)
+        return out
+
+    def pooled(self, metric: str | None = None) -> dict[str, float | None]:
+        """Method → ``metric`` over all folds' test lines at once (the "pooled" accuracy many
+        papers report, next to the fold mean); None where a fold is missing or for multiclass."""
+        from hpsearch.metrics import score_predictions
+
+        metric = metric or self.metric
+        out: dict[str, float | None] = {}
+        for method in self.methods:
+            rows = [r for r in self.results if r.method == method]
+            if not rows or len(rows) < len(self.folds) or any(not r.predicted for r in rows):
+                out[method] = None
+                continue
+            observed = np.concatenate([np.asarray(r.observed, dtype=np.float64) for r in rows])
+            predicted = np.concatenate([np.asarray(r.predicted, dtype=np.float64) for r in rows])
+            target = observed if self.task == "regression" else observed.astype(np.int64)
+            value = score_predictions(self.task, target, predicted).get(metric)
+            out[method] = float(value) if value is not None and math.isfinite(value) else None
         return out
 
     def metric_names(self) -> list[str]:
@@ -177,6 +200,7 @@ class BaselineReport:
             f"## Mean ± sd over folds ({self.metric} is the experiment's metric)",
             "",
             markdown_table(*self.summary_rows()),
+            *self._pooled_lines(),
         ]
         if self.skipped:
             lines += ["", *[f"- {m}: skipped ({why})" for m, why in self.skipped.items()]]
@@ -214,6 +238,14 @@ class BaselineReport:
                 "",
             ]
         return "\n".join(lines)
+
+    def _pooled_lines(self) -> list[str]:
+        """One sentence with the pooled metric per method (several folds only)."""
+        pooled = {m: v for m, v in self.pooled().items() if v is not None}
+        if len(self.folds) < 2 or not pooled:
+            return []
+        listed = ", ".join(f"{m} {fmt(v)}" for m, v in pooled.items())
+        return ["", f"Pooled {self.metric} over all folds' test lines at once: {listed}."]
 
     def covariates_line(self) -> str:
         """One sentence naming the covariates and how the methods used them."""
@@ -350,6 +382,8 @@ def evaluate_split(
         predict_seconds=predicted - fitted,
         covariates=features,
         fixed_effects=fixed_effect_estimates(estimator, features, pre),
+        observed=[] if np.ndim(pred) > 1 else np.asarray(data.target[test], float).tolist(),
+        predicted=[] if np.ndim(pred) > 1 else np.asarray(pred, dtype=np.float64).tolist(),
     )
 
 

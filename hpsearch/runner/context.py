@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hpsearch.data.dataset import FoldPlan, GenomicData
@@ -54,15 +55,21 @@ class TrialContext:
         )
 
     def evaluate_outer(
-        self, params: Mapping[str, Any], *, epochs: int, seed: int
+        self,
+        params: Mapping[str, Any],
+        *,
+        epochs: int,
+        seed: int,
+        save_predictions: Path | None = None,
     ) -> dict[str, float]:
-        """Refit on the whole outer training part and score the outer test part once."""
+        """Refit on the whole outer training part and score the outer test part once;
+        with ``save_predictions``, also write each test line's prediction there."""
         from hpsearch.data.preprocess import PreprocessOptions
         from hpsearch.models import get_builder
         from hpsearch.training import configure_threads, fit_final
 
         configure_threads(self.threads)
-        metrics, _ = fit_final(
+        metrics, pred = fit_final(
             get_builder(self.model),
             params,
             self.data,
@@ -71,4 +78,8 @@ class TrialContext:
             epochs=epochs,
             preprocess=PreprocessOptions.from_params(self.preprocess),
         )
+        if save_predictions is not None:
+            from hpsearch.runner.predictions import write_predictions
+
+            write_predictions(save_predictions, self.data, self.plan.outer.valid, pred)
         return metrics

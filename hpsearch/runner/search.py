@@ -18,6 +18,7 @@ from hpsearch.config import ExperimentConfig
 from hpsearch.errors import FatalError, StateError
 from hpsearch.runner.context import TrialContext, trial_seed
 from hpsearch.runner.executors import Executor
+from hpsearch.runner.predictions import PREDICTIONS_FILE
 from hpsearch.runner.rundir import FoldDir
 from hpsearch.space import Space
 from hpsearch.strategies import Strategy, make_strategy
@@ -237,7 +238,10 @@ class FoldSearch:
     def _outer_test(self, best: TrialRecord) -> dict[str, float]:
         epochs = int(best.result.info.get("refit_epochs") or best.result.params.get("epochs", 100))
         return self.context.evaluate_outer(
-            best.result.params, epochs=max(1, epochs), seed=trial_seed(self.config.seed, -1)
+            best.result.params,
+            epochs=max(1, epochs),
+            seed=trial_seed(self.config.seed, -1),
+            save_predictions=self.fold_dir.path / PREDICTIONS_FILE,
         )
 
 

@@ -74,6 +74,17 @@ def test_every_outer_fold_is_scored_and_the_table_is_written(experiment, tmp_pat
     markdown = (out / "baselines.md").read_text()
     assert "| ridge |" in markdown and "| fold3 | gblup |" in markdown
     assert (out / "config.yaml").is_file()  # a run directory 'hpsearch show' can open
+    # pooled r: every test line once, over all folds, against the same lines' observations
+    for method in ("ridge", "gblup"):
+        rows = [r for r in report.results if r.method == method]
+        assert sum(len(r.predicted) for r in rows) == prepared.data.n_lines
+        observed = np.concatenate([r.observed for r in rows])
+        predicted = np.concatenate([r.predicted for r in rows])
+        outer_rows = np.concatenate([p.outer.valid for p in plans])
+        assert np.array_equal(observed, prepared.data.target[outer_rows])
+        pooled = report.pooled()[method]
+        assert pooled == pytest.approx(float(np.corrcoef(observed, predicted)[0, 1]))
+    assert "Pooled pearson_r over all folds' test lines" in markdown
 
 
 def test_binary_trait_skips_kernel_methods_with_a_note(experiment) -> None:

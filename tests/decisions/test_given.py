@@ -94,7 +94,7 @@ def test_runs_as_a_stage_of_the_fold_search(tmp_path) -> None:
         objective = Objective()
         search_seed = 0
 
-        def evaluate_outer(self, params, *, epochs, seed):
+        def evaluate_outer(self, params, *, epochs, seed, save_predictions=None):
             return {"pearson_r": toy_score(params) / 10}
 
     def evaluate(context, s):

@@ -22,7 +22,7 @@ class ToyContext:
     objective: Objective = field(default_factory=Objective)
     search_seed: int = 0
 
-    def evaluate_outer(self, params, *, epochs, seed):
+    def evaluate_outer(self, params, *, epochs, seed, save_predictions=None):
         return {"pearson_r": toy_score(params) / 10}
 
 

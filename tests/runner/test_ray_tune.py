@@ -58,7 +58,9 @@ class ToyContext:
     objective: Objective = field(default_factory=Objective)
     search_seed: int = 0
 
-    def evaluate_outer(self, params: dict, *, epochs: int, seed: int) -> dict[str, float]:
+    def evaluate_outer(
+        self, params: dict, *, epochs: int, seed: int, save_predictions: Any = None
+    ) -> dict[str, float]:
         return {"pearson_r": toy_score(params) / 10}
 
     def __getstate__(self) -> dict[str, Any]:

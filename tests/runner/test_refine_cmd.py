@@ -55,7 +55,9 @@ def toy_evaluate(context: TrialContext, s: Suggestion) -> TrialResult:
 def toy_outer(monkeypatch: pytest.MonkeyPatch) -> None:
     """The outer-test refit would train Keras: score the best configuration with the toy."""
 
-    def evaluate_outer(self: TrialContext, params: dict, *, epochs: int, seed: int) -> dict:
+    def evaluate_outer(
+        self: TrialContext, params: dict, *, epochs: int, seed: int, **_: object
+    ) -> dict:
         return {"pearson_r": fold_score(self, dict(params)) / 100}
 
     monkeypatch.setattr(TrialContext, "evaluate_outer", evaluate_outer)

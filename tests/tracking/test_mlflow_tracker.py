@@ -603,7 +603,9 @@ def test_real_fold_search_killed_and_resumed_mirrors_the_journal(
         objective: Objective = field(default_factory=Objective)
         search_seed: int = 0
 
-        def evaluate_outer(self, params: Any, *, epochs: int, seed: int) -> dict[str, float]:
+        def evaluate_outer(
+            self, params: Any, *, epochs: int, seed: int, save_predictions: Any = None
+        ) -> dict[str, float]:
             return {"pearson_r": toy_score(params) / 10}
 
     calls: list[int] = []

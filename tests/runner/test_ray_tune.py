@@ -374,8 +374,14 @@ def test_ctrl_c_stops_the_stage_and_frees_the_workers(local_ray, tmp_path: Path)
     import ray
 
     rec = Recorder(sigint_at=2)
-    with pytest.raises(KeyboardInterrupt):  # Tune's own handler would end the stage quietly
-        run(tmp_path, budget=8, recorder=rec, context=ToyContext(str(tmp_path), sleep=0.3))
+    # Python's own Ctrl+C handler, even where the test runner was started with SIGINT ignored
+    # (a background job of a non-interactive shell); hpsearch itself respects that choice.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):  # Tune's own handler would end it quietly
+            run(tmp_path, budget=8, recorder=rec, context=ToyContext(str(tmp_path), sleep=0.3))
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert len(rec.results) == 2
     total = ray.cluster_resources()["CPU"]
     deadline = time.time() + 60

@@ -140,6 +140,7 @@ def pooled_network_r(run_dir: Path) -> float | None:
     """Pearson r over every outer fold's test lines at once (the folds' predictions.tsv)."""
     import numpy as np
 
+    from hpsearch.metrics import score_predictions
     from hpsearch.runner.predictions import PREDICTIONS_FILE, read_predictions
 
     files = sorted(run_dir.glob(f"fold*/{PREDICTIONS_FILE}"))
@@ -148,8 +149,8 @@ def pooled_network_r(run_dir: Path) -> float | None:
     parts = [read_predictions(f) for f in files]
     observed = np.concatenate([p[1] for p in parts])
     predicted = np.concatenate([p[2] for p in parts])
-    ok = np.isfinite(observed) & np.isfinite(predicted)
-    return float(np.corrcoef(observed[ok], predicted[ok])[0, 1]) if ok.sum() > 2 else None
+    value = score_predictions("regression", observed, predicted)["pearson_r"]
+    return float(value) if math.isfinite(value) else None
 
 
 def _mean_sd(values: list[float]) -> tuple[float | None, float | None]:

@@ -389,12 +389,12 @@ def _line_ids(
     geno_rows: np.ndarray,
     pheno_rows: np.ndarray,
 ) -> list[str]:
-    """Names of these lines: genotype IDs, else phenotype IDs, else 1-based genotype rows."""
+    """Names of these lines: genotype IDs, else phenotype IDs, else ``row<genotype row>``."""
     if geno_ids is not None:
         return [geno_ids[r] for r in geno_rows]
     if pheno_ids is not None:
         return [pheno_ids[r] for r in pheno_rows]
-    return [f"row{r + 1}" for r in geno_rows]
+    return [f"row{r}" for r in geno_rows]
 
 
 def load_dataset(
@@ -499,12 +499,7 @@ def load_dataset(
     everything = geno_rows.size == geno.n_lines
     read = geno.read(None if everything else geno_rows, choose)
     matrix = read.values
-    if geno.line_ids is not None:
-        line_ids = [geno.line_ids[r] for r in geno_rows]
-    elif pheno_ids is not None:
-        line_ids = [pheno_ids[r] for r in pheno_rows]
-    else:
-        line_ids = [f"row{r}" for r in geno_rows]
+    line_ids = _line_ids(geno.line_ids, pheno_ids, geno_rows, pheno_rows)
     marker_ids = read.marker_ids or [f"m{j}" for j in range(matrix.shape[1])]
     raw_covariates, cov_names, cov_kinds = None, None, None
     if specs:

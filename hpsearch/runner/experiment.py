@@ -19,6 +19,7 @@ from hpsearch.runner.executors import Executor, InProcessExecutor
 from hpsearch.runner.rundir import RunDir
 from hpsearch.runner.search import FoldOutcome, FoldSearch, SearchObserver, deadline_from
 from hpsearch.space import Space, load_space
+from hpsearch.tracking.journal import write_text_atomic
 from hpsearch.trial import Objective
 
 #: The run directory's list of every line the data loading left out, with the reason.
@@ -200,7 +201,7 @@ def write_data_files(run_dir: RunDir, prepared: Prepared) -> None:
     run_dir.write_json("data.json", data)
     if dropped:  # every line left out, by name: the breeder's check that nobody went missing
         rows = "".join(f"{line}\t{reason}\n" for line, reason in dropped)
-        (run_dir.path / DROPPED_LINES_FILE).write_text("line_id\treason\n" + rows)
+        write_text_atomic(run_dir.path / DROPPED_LINES_FILE, "line_id\treason\n" + rows)
 
 
 def run_experiment(

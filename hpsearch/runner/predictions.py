@@ -9,13 +9,13 @@ report instead of the fold mean.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from hpsearch.data.dataset import GenomicData
+from hpsearch.tracking.journal import write_text_atomic
 
 PREDICTIONS_FILE = "predictions.tsv"
 
@@ -45,9 +45,7 @@ def write_predictions(path: Path, data: GenomicData, rows: Sequence[int], pred: 
     for i, row in enumerate(rows):
         cells = [str(data.line_ids[int(row)]), observed_text[i], *map(_number, pred[i])]
         lines.append("\t".join(cells))
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, "\n".join(lines) + "\n")
 
 
 def read_predictions(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:

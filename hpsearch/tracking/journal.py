@@ -20,11 +20,17 @@ from hpsearch.trial import TrialRecord
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON to a temporary file in the same folder, fsync it, then rename over ``path``."""
+    write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True, allow_nan=False))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file in the same folder, fsync it, then rename over
+    ``path``: a reader sees the old file or the new one, never half of it."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True, allow_nan=False)
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
